@@ -1,0 +1,173 @@
+r"""Covariance estimators of the M-step and the Cholesky factors of the precisions.
+
+Chapter 1 derives the M-step; chapter "EM for two Gaussians" writes it for
+one dimension. With responsibilities :math:`r_{nk}` and sample weights
+:math:`w_n`, the M-step needs only the sufficient statistics
+
+.. math::
+
+    N_k = \sum_n w_n r_{nk}, \quad
+    S_k = \sum_n w_n r_{nk} x_n, \quad
+    T_k = \sum_n w_n r_{nk} x_n x_n^\top,
+
+from which :math:`\mu_k = S_k / N_k` and
+:math:`\Sigma_k = T_k / N_k - \mu_k \mu_k^\top + \epsilon I` (``epsilon = reg_covar``).
+The other covariance types restrict :math:`\Sigma_k`: 'tied' shares one matrix,
+'diag' keeps the diagonal, 'spherical' the mean of the diagonal.
+
+The estimator works with precision Cholesky factors :math:`P_k`, upper
+triangular with :math:`P_k P_k^\top = \Sigma_k^{-1}`, as scikit-learn does.
+"""
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+DEGENERATE_COVARIANCE_MESSAGE = (
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton "
+    "or collapsed samples). Try to decrease the number of components, "
+    "increase reg_covar, or scale the input data."
+)
+
+
+def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_covar):
+    """Covariances from the sufficient statistics of the M-step.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+        Weighted counts :math:`N_k`.
+    means : ndarray of shape (n_components, n_features)
+        Means :math:`S_k / N_k` (of the data as the statistics saw it).
+    second_moments : ndarray
+        :math:`T_k`: shape (n_components, n_features, n_features) for 'full',
+        (n_features, n_features) holding :math:`\\sum_k T_k` for 'tied',
+        (n_components, n_features) holding the diagonals for 'diag' and 'spherical'.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+        Added to the diagonal of every covariance.
+
+    Returns
+    -------
+    covariances : ndarray
+        Shape (n_components, n_features, n_features), (n_features, n_features),
+        (n_components, n_features) or (n_components,) by covariance type.
+    """
+    n_features = means.shape[1]
+    if covariance_type == "full":
+        covariances = second_moments / nk[:, None, None]
+        covariances -= means[:, :, None] * means[:, None, :]
+        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "tied":
+        covariances = second_moments - (nk[:, None] * means).T @ means
+        covariances /= nk.sum()
+        covariances.flat[:: n_features + 1] += reg_covar
+    else:
+        covariances = second_moments / nk[:, None] - means**2 + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    return covariances
+
+
+def _degenerate(dtype, component=None):
+    message = DEGENERATE_COVARIANCE_MESSAGE
+    if dtype == np.float32:
+        message += (" The numerical accuracy can also be improved by passing "
+                    "float64 data instead of float32.")
+    if component is not None:
+        message += f" Component {component} has a covariance that is not positive definite."
+    return ValueError(message)
+
+
+def _cholesky_or_raise(matrices, dtype):
+    """Lower Cholesky factors of a stack of matrices, naming the first that fails."""
+    try:
+        return np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        for k, matrix in enumerate(matrices):
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                raise _degenerate(dtype, k) from None
+        raise _degenerate(dtype) from None
+
+
+def precision_cholesky_from_covariances(covariances, covariance_type):
+    r"""Upper-triangular :math:`P` with :math:`P P^\top = \Sigma^{-1}`.
+
+    For a lower Cholesky factor :math:`\Sigma = L L^\top`, :math:`P = L^{-\top}`.
+
+    Raises
+    ------
+    ValueError
+        With scikit-learn's degenerate-covariance message (naming the component)
+        when a covariance is not positive definite.
+    """
+    dtype = covariances.dtype
+    if covariance_type in ("full", "tied"):
+        stack = covariances if covariance_type == "full" else covariances[None]
+        lower = _cholesky_or_raise(stack, dtype)
+        identity = np.broadcast_to(np.eye(stack.shape[-1], dtype=dtype), stack.shape)
+        precisions_chol = solve_triangular(lower, identity, lower=True).transpose(0, 2, 1)
+        return precisions_chol if covariance_type == "full" else precisions_chol[0]
+    bad = np.flatnonzero(~(covariances > 0.0).reshape(len(covariances), -1).all(axis=1))
+    if bad.size:
+        raise _degenerate(dtype, int(bad[0]))
+    return 1.0 / np.sqrt(covariances)
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    r"""Upper-triangular :math:`P` with :math:`P P^\top = \Lambda` for given precisions.
+
+    Reversing rows and columns (:math:`J \Lambda J = L L^\top`) turns the lower
+    Cholesky factor into the upper one, :math:`P = J L J`.
+    """
+    if covariance_type in ("full", "tied"):
+        flipped = precisions[..., ::-1, ::-1]
+        return np.linalg.cholesky(flipped)[..., ::-1, ::-1].copy()
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(precisions_cholesky, covariance_type):
+    r"""Precisions :math:`\Lambda = P P^\top` from their Cholesky factors."""
+    if covariance_type in ("full", "tied"):
+        return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
+    return precisions_cholesky**2
+
+
+def covariances_from_cholesky(precisions_cholesky, covariance_type):
+    r"""Covariances :math:`\Sigma = (P P^\top)^{-1} = P^{-\top} P^{-1}` from the factors."""
+    if covariance_type in ("full", "tied"):
+        n_features = precisions_cholesky.shape[-1]
+        identity = np.broadcast_to(np.eye(n_features), precisions_cholesky.shape)
+        inverse = solve_triangular(precisions_cholesky, identity, lower=False)
+        return np.swapaxes(inverse, -1, -2) @ inverse
+    return 1.0 / precisions_cholesky**2
+
+
+def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
+    r"""Log-determinant of each factor, :math:`\log|P_k| = -\tfrac12 \log|\Sigma_k|`.
+
+    Returns
+    -------
+    log_det : ndarray of shape (n_components,) or float for 'tied'
+    """
+    if covariance_type == "full":
+        return np.log(np.diagonal(precisions_cholesky, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(precisions_cholesky)).sum()
+    if covariance_type == "diag":
+        return np.log(precisions_cholesky).sum(axis=1)
+    return n_features * np.log(precisions_cholesky)
+
+
+def n_covariance_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters in the covariances of a mixture."""
+    return {
+        "full": n_components * n_features * (n_features + 1) // 2,
+        "tied": n_features * (n_features + 1) // 2,
+        "diag": n_components * n_features,
+        "spherical": n_components,
+    }[covariance_type]

@@ -1,0 +1,112 @@
+"""Seeded data sets for the chapters and the tests.
+
+Every generator takes ``random_state`` (an int, a ``numpy.random.Generator``
+or ``None``) so that a chapter that calls it twice gets the same data twice.
+"""
+
+import numpy as np
+
+
+def _rng(random_state):
+    return np.random.default_rng(random_state)
+
+
+def sample_two_gaussians(n_samples, pi=0.4, mu0=-1.0, sigma0=0.8, mu1=2.0,
+                         sigma1=1.2, random_state=None):
+    r"""Draw from the one-dimensional two-component mixture of chapter 1.
+
+    The generative story: :math:`z_n \sim \mathrm{Bernoulli}(\pi)`, then
+    :math:`y_n \mid z_n = j \sim \mathcal{N}(\mu_j, \sigma_j^2)`.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of draws.
+    pi : float, default=0.4
+        Probability that a draw comes from component 1.
+    mu0, sigma0, mu1, sigma1 : float
+        Means and standard deviations of components 0 and 1.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        The observations.
+    z : ndarray of shape (n_samples,)
+        The hidden labels (0 or 1).
+    """
+    rng = _rng(random_state)
+    z = (rng.random(n_samples) < pi).astype(int)
+    y = np.where(z == 1, rng.normal(mu1, sigma1, n_samples),
+                 rng.normal(mu0, sigma0, n_samples))
+    return y, z
+
+
+def make_mixture(n_samples, weights, means, covariances, random_state=None):
+    """Draw from a Gaussian mixture with full covariance matrices.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of draws.
+    weights : array-like of shape (n_components,)
+        Mixing weights, summing to one.
+    means : array-like of shape (n_components, n_features)
+        Component means.
+    covariances : array-like of shape (n_components, n_features, n_features)
+        Component covariance matrices.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The draws, in random order.
+    labels : ndarray of shape (n_samples,)
+        The component each draw came from.
+    """
+    rng = _rng(random_state)
+    weights = np.asarray(weights, dtype=float)
+    means = np.asarray(means, dtype=float)
+    covariances = np.asarray(covariances, dtype=float)
+    labels = rng.choice(len(weights), size=n_samples, p=weights)
+    noise = rng.standard_normal((n_samples, means.shape[1]))
+    factors = np.linalg.cholesky(covariances)
+    X = means[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
+    return X, labels
+
+
+def make_blobs_mixture(n_samples=600, n_components=3, n_features=2,
+                       separation=4.0, random_state=None):
+    """Draw a mixture with random means and random correlated covariances.
+
+    ``separation`` scales the spread of the means relative to the unit-size
+    components: about 4 gives well separated clusters, about 1 overlapping ones.
+
+    Parameters
+    ----------
+    n_samples : int, default=600
+        Number of draws.
+    n_components : int, default=3
+        Number of components.
+    n_features : int, default=2
+        Dimension of the data.
+    separation : float, default=4.0
+        Standard deviation of the component means.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The draws.
+    labels : ndarray of shape (n_samples,)
+        The component each draw came from.
+    """
+    rng = _rng(random_state)
+    weights = rng.dirichlet(np.full(n_components, 5.0))
+    means = separation * rng.standard_normal((n_components, n_features))
+    factors = rng.standard_normal((n_components, n_features, n_features)) / np.sqrt(n_features)
+    covariances = factors @ factors.transpose(0, 2, 1) + 0.3 * np.eye(n_features)
+    return make_mixture(n_samples, weights, means, covariances, rng)

@@ -1,0 +1,123 @@
+"""Checks of user-supplied starting parameters and sample weights.
+
+The messages follow scikit-learn's wording (``sklearn/mixture/_gaussian_mixture.py``)
+so that code written against one library reads the same errors from the other.
+"""
+
+import numpy as np
+from sklearn.utils import check_array
+
+
+def _check_shape(array, expected, name):
+    if array.shape != expected:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {expected}, "
+            f"but got {array.shape}"
+        )
+
+
+def check_weights(weights, n_components):
+    """Validate starting mixing weights: shape, range [0, 1] and sum one.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n_components,)
+        Mixing proportions.
+    n_components : int
+        Number of components.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_components,)
+    """
+    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got "
+            f"max value {weights.max():.5f}, min value {weights.min():.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if abs(1.0 - weights.sum()) > atol:
+        raise ValueError(
+            "The parameter 'weights' should be normalized, but got "
+            f"sum(weights) = {weights.sum():.5f}"
+        )
+    return weights
+
+
+def check_means(means, n_components, n_features):
+    """Validate starting means: shape (n_components, n_features), finite.
+
+    Returns
+    -------
+    means : ndarray of shape (n_components, n_features)
+    """
+    means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def _check_positive(precision, covariance_type):
+    if np.any(precision <= 0.0):
+        raise ValueError(f"'{covariance_type} precision' should be positive")
+
+
+def _check_symmetric_positive_definite(precision, covariance_type):
+    if not (np.allclose(precision, precision.T)
+            and np.all(np.linalg.eigvalsh(precision) > 0.0)):
+        raise ValueError(
+            f"'{covariance_type} precision' should be symmetric, positive-definite"
+        )
+
+
+def check_precisions(precisions, covariance_type, n_components, n_features):
+    """Validate starting precisions: shape by covariance type, and positivity.
+
+    Shapes: 'full' (n_components, n_features, n_features); 'tied'
+    (n_features, n_features); 'diag' (n_components, n_features); 'spherical'
+    (n_components,). Matrices must be symmetric positive definite, vectors
+    strictly positive.
+
+    Returns
+    -------
+    precisions : ndarray
+    """
+    precisions = check_array(precisions, dtype=[np.float64, np.float32],
+                             ensure_2d=False, allow_nd=covariance_type == "full")
+    shapes = {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }
+    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    if covariance_type == "full":
+        for precision in precisions:
+            _check_symmetric_positive_definite(precision, covariance_type)
+    elif covariance_type == "tied":
+        _check_symmetric_positive_definite(precisions, covariance_type)
+    else:
+        _check_positive(precisions, covariance_type)
+    return precisions
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate per-sample weights: one finite, non-negative number per sample.
+
+    ``None`` means every sample has weight one.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,) or None
+    """
+    if sample_weight is None:
+        return None
+    sample_weight = check_array(sample_weight, dtype=np.float64, ensure_2d=False,
+                                input_name="sample_weight")
+    _check_shape(sample_weight, (n_samples,), "sample_weight")
+    if np.any(sample_weight < 0):
+        raise ValueError("Negative values in data passed to sample_weight")
+    if not sample_weight.sum() > 0:
+        raise ValueError("The sum of sample_weight must be positive")
+    return sample_weight
