@@ -1,0 +1,53 @@
+# Two commands: `make book` builds the site, `make test` runs the tests.
+# Both create the virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+CHAPTERS := $(sort $(wildcard chapters/*.md))
+NBVAL_NOTEBOOKS := $(patsubst chapters/%.md,_build/nbval/%.ipynb,$(CHAPTERS))
+EXECUTED_NOTEBOOKS := $(patsubst chapters/%.md,notebooks/%.ipynb,$(CHAPTERS))
+
+# Stable runs: two BLAS/OpenMP threads wherever chapters or tests run.
+book test notebooks: export OMP_NUM_THREADS := 2
+book test notebooks: export OPENBLAS_NUM_THREADS := 2
+book test notebooks: export MKL_NUM_THREADS := 2
+
+.PHONY: venv book test notebooks bench clean
+
+venv: $(STAMP)
+
+# Redone only when the pins or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install -e . --no-deps
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
+	@echo "$(CURDIR)/_build/html/index.html"
+
+# MPLBACKEND=Agg is for the library tests only: set for a Jupyter kernel it would
+# replace the inline backend, and the chapters' figures would silently vanish.
+test: $(STAMP) $(NBVAL_NOTEBOOKS)
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
+
+_build/nbval/%.ipynb: chapters/%.md $(STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/jupytext --to ipynb --output $@ $<
+
+notebooks: $(EXECUTED_NOTEBOOKS)
+
+notebooks/%.ipynb: chapters/%.md $(STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/jupytext --to ipynb --execute --output $@ $<
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_em.py
+
+clean:
+	rm -rf _build notebooks .pytest_cache
