@@ -119,5 +119,5 @@ def check_sample_weight(sample_weight, n_samples):
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in data passed to sample_weight")
     if not sample_weight.sum() > 0:
-        raise ValueError("The sum of sample_weight must be positive")
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight

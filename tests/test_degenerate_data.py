@@ -1,0 +1,66 @@
+"""Degenerate but legal data: the fit is sound, or it fails with a clear error."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+from gmmlib import GaussianMixture
+
+RNG = np.random.default_rng(0)
+DEGENERATE = {
+    "all_points_identical": (np.ones((20, 2)), 3),
+    "heavily_duplicated": (np.vstack([np.repeat(RNG.normal(size=(3, 2)), 30, axis=0),
+                                      RNG.normal(size=(5, 2))]), 3),
+    "constant_feature": (np.column_stack([RNG.normal(size=100), np.full(100, 3.0)]), 3),
+    "n_samples_equal_n_components": (RNG.normal(size=(3, 2)), 3),
+    "more_features_than_samples": (RNG.normal(size=(10, 30)), 2),
+}
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def quiet_fit(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k-means may warn about duplicate points
+        return model.fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("case", sorted(DEGENERATE))
+def test_degenerate_data_fits_soundly_with_reg_covar(case, covariance_type):
+    X, n_components = DEGENERATE[case]
+    options = dict(n_components=n_components, covariance_type=covariance_type,
+                   random_state=0)
+    ours = quiet_fit(GaussianMixture(**options), X)
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        assert np.all(np.isfinite(getattr(ours, name))), name
+    assert_allclose(ours.weights_.sum(), 1.0)
+    resp = ours.predict_proba(X)
+    assert np.all(np.isfinite(resp))
+    assert_allclose(resp.sum(axis=1), 1.0)
+    # Same random_state, same k-means start: scikit-learn reaches the same fit.
+    theirs = quiet_fit(SklearnGaussianMixture(**options), X)
+    assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_collapse_without_regularisation_names_the_component(covariance_type):
+    X = np.ones((20, 2))
+    model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
+                            means_init=[[1.0, 1.0], [5.0, 5.0]])
+    with pytest.raises(ValueError, match="ill-defined empirical covariance") as error:
+        quiet_fit(model, X)
+    if covariance_type != "tied":  # a tied covariance belongs to no one component
+        assert re.search(r"Component [01] has a covariance that is not positive "
+                         r"definite", str(error.value))
+    assert not hasattr(model, "means_")
+
+
+def test_constant_feature_without_regularisation_fails_clearly():
+    X = DEGENERATE["constant_feature"][0]
+    with pytest.raises(ValueError, match="increase reg_covar, or scale the input data"):
+        quiet_fit(GaussianMixture(2, reg_covar=0.0, random_state=0), X)
+

@@ -1,0 +1,105 @@
+"""Property-based tests (hypothesis): invariants of EM for random data and starts."""
+
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+from numpy.testing import assert_allclose
+
+from gmmlib import GaussianMixture
+from gmmlib.datasets import make_blobs_mixture
+
+COVARIANCE_TYPES = st.sampled_from(["full", "tied", "diag", "spherical"])
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def problems(draw):
+    """Random data (seeded mixture draws) and a random start on them."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    n_components = draw(st.integers(1, 4))
+    n_features = draw(st.integers(1, 4))
+    n_samples = draw(st.integers(10 * n_components, 120))
+    X, _ = make_blobs_mixture(n_samples, n_components=n_components,
+                              n_features=n_features,
+                              separation=draw(st.floats(0.5, 6.0)), random_state=seed)
+    return X, n_components, seed
+
+
+def quiet_fit(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X)
+
+
+@SETTINGS
+@given(problem=problems(), covariance_type=COVARIANCE_TYPES)
+def test_log_likelihood_never_decreases(problem, covariance_type):
+    X, n_components, seed = problem
+    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
+                                      init_params="random", tol=0.0, max_iter=30,
+                                      random_state=seed), X)
+    before = model.history_["log_likelihood_before"]
+    after = model.history_["log_likelihood_after"]
+    assert np.all(after - before >= -1e-10 * np.abs(before))
+
+
+@SETTINGS
+@given(problem=problems(), covariance_type=COVARIANCE_TYPES)
+def test_responsibilities_are_probabilities(problem, covariance_type):
+    X, n_components, seed = problem
+    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
+                                      random_state=seed), X)
+    resp = model.predict_proba(X)
+    assert np.all((resp >= 0) & (resp <= 1))
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@SETTINGS
+@given(problem=problems(), covariance_type=COVARIANCE_TYPES)
+def test_permuting_samples_does_not_change_the_fit(problem, covariance_type):
+    X, n_components, seed = problem
+    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
+                                      init_params="random_from_data", random_state=seed),
+                      X)
+    start = dict(weights_init=model.weights_, means_init=model.means_,
+                 precisions_init=model.precisions_)
+    options = dict(n_components=n_components, covariance_type=covariance_type,
+                   tol=0.0, max_iter=10, **start)
+    order = np.random.default_rng(seed).permutation(len(X))
+    plain = quiet_fit(GaussianMixture(**options), X)
+    permuted = quiet_fit(GaussianMixture(**options), X[order])
+    assert_allclose(permuted.means_, plain.means_, rtol=1e-8, atol=1e-10)
+    assert_allclose(permuted.covariances_, plain.covariances_, rtol=1e-8, atol=1e-10)
+    assert_allclose(permuted.lower_bound_, plain.lower_bound_, rtol=1e-10)
+
+
+@SETTINGS
+@given(problem=problems(), data=st.data())
+def test_affine_change_of_data_transforms_the_fit(problem, data):
+    """x -> A x + b maps means to A mu + b, covariances to A S A^T, and shifts the
+    mean log-likelihood by -log|det A| ('full' is the type closed under A)."""
+    X, n_components, seed = problem
+    n_features = X.shape[1]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+    A = rng.normal(size=(n_features, n_features)) + 2 * np.eye(n_features)
+    b = rng.normal(scale=10.0, size=n_features)
+    model = quiet_fit(GaussianMixture(n_components, init_params="random_from_data",
+                                      random_state=seed, max_iter=5), X)
+    options = dict(n_components=n_components, tol=0.0, max_iter=10, reg_covar=0.0)
+    plain = quiet_fit(GaussianMixture(weights_init=model.weights_,
+                                      means_init=model.means_,
+                                      precisions_init=model.precisions_, **options), X)
+    A_inv = np.linalg.inv(A)
+    moved = quiet_fit(GaussianMixture(weights_init=model.weights_,
+                                      means_init=model.means_ @ A.T + b,
+                                      precisions_init=A_inv.T @ model.precisions_ @ A_inv,
+                                      **options), X @ A.T + b)
+    assert_allclose(moved.weights_, plain.weights_, rtol=1e-6, atol=1e-9)
+    assert_allclose(moved.means_, plain.means_ @ A.T + b, rtol=1e-6, atol=1e-6)
+    assert_allclose(moved.covariances_, A @ plain.covariances_ @ A.T, rtol=1e-5,
+                    atol=1e-8)
+    log_det = np.linalg.slogdet(A)[1]
+    assert_allclose(moved.lower_bound_, plain.lower_bound_ - log_det, rtol=1e-6,
+                    atol=1e-8)

@@ -1,0 +1,50 @@
+"""Weighted EM: a sample of weight w counts as w copies of it."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+from gmmlib import GaussianMixture
+from gmmlib.datasets import make_blobs_mixture
+from conftest import starting_parameters
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_equal_repeated_samples(covariance_type):
+    X, _ = make_blobs_mixture(300, n_components=3, random_state=10)
+    weights = np.random.default_rng(0).integers(0, 4, size=len(X))
+    start = starting_parameters(X, 3, covariance_type)
+    options = dict(n_components=3, covariance_type=covariance_type, tol=1e-8,
+                   max_iter=500, **start)
+    weighted = GaussianMixture(**options).fit(X, sample_weight=weights)
+    repeated = GaussianMixture(**options).fit(np.repeat(X, weights, axis=0))
+    assert weighted.n_iter_ == repeated.n_iter_
+    for name in ["weights_", "means_", "covariances_"]:
+        assert_allclose(getattr(weighted, name), getattr(repeated, name), rtol=1e-9,
+                        atol=1e-12, err_msg=name)
+    assert_allclose(weighted.lower_bound_, repeated.lower_bound_, rtol=1e-10)
+
+
+def test_weight_two_equals_duplicating_one_point():
+    X, _ = make_blobs_mixture(200, n_components=2, random_state=11)
+    start = starting_parameters(X, 2, "full")
+    weights = np.ones(len(X))
+    weights[7] = 2.0
+    options = dict(n_components=2, tol=0.0, max_iter=20, **start)
+    with pytest.warns(ConvergenceWarning):
+        weighted = GaussianMixture(**options).fit(X, sample_weight=weights)
+    with pytest.warns(ConvergenceWarning):
+        duplicated = GaussianMixture(**options).fit(np.vstack([X, X[7:8]]))
+    assert_allclose(weighted.means_, duplicated.means_, rtol=1e-10)
+    assert_allclose(weighted.covariances_, duplicated.covariances_, rtol=1e-10)
+
+
+def test_unit_weights_change_nothing():
+    X, _ = make_blobs_mixture(200, n_components=2, random_state=12)
+    plain = GaussianMixture(2, random_state=0).fit(X)
+    unit = GaussianMixture(2, random_state=0).fit(X, sample_weight=np.ones(len(X)))
+    assert_allclose(plain.means_, unit.means_, rtol=1e-12)
+    assert_allclose(plain.lower_bounds_, unit.lower_bounds_, rtol=1e-12)
