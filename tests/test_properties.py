@@ -3,14 +3,15 @@
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from numpy.testing import assert_allclose
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
 
 COVARIANCE_TYPES = st.sampled_from(["full", "tied", "diag", "spherical"])
-SETTINGS = settings(max_examples=25, deadline=None,
+# Derandomized: CI runs the same examples every time, so a failure reproduces.
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -83,14 +84,24 @@ def test_affine_change_of_data_transforms_the_fit(problem, data):
     X, n_components, seed = problem
     n_features = X.shape[1]
     rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
-    A = rng.normal(size=(n_features, n_features)) + 2 * np.eye(n_features)
+    # A well-conditioned A (singular values in [0.5, 2]) and a large shift b.
+    rotation, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+    A = rotation * rng.uniform(0.5, 2.0, size=n_features)
     b = rng.normal(scale=10.0, size=n_features)
     model = quiet_fit(GaussianMixture(n_components, init_params="random_from_data",
                                       random_state=seed, max_iter=5), X)
-    options = dict(n_components=n_components, tol=0.0, max_iter=10, reg_covar=0.0)
-    plain = quiet_fit(GaussianMixture(weights_init=model.weights_,
-                                      means_init=model.means_,
-                                      precisions_init=model.precisions_, **options), X)
+    # No reg_covar: adding epsilon I is the one step that is not affine-equivariant.
+    options = dict(n_components=n_components, tol=0.0, max_iter=5, reg_covar=0.0)
+    try:
+        plain = quiet_fit(GaussianMixture(weights_init=model.weights_,
+                                          means_init=model.means_,
+                                          precisions_init=model.precisions_, **options),
+                          X)
+    except ValueError:
+        assume(False)  # a component collapsed without regularisation
+    # Rounding errors grow with the condition number of the covariances; keep
+    # the cases where the comparison below is meaningful at these tolerances.
+    assume(np.all(np.linalg.cond(plain.covariances_) < 1e4))
     A_inv = np.linalg.inv(A)
     moved = quiet_fit(GaussianMixture(weights_init=model.weights_,
                                       means_init=model.means_ @ A.T + b,
