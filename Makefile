@@ -14,6 +14,9 @@ EXECUTED_NOTEBOOKS := $(patsubst chapters/%.md,notebooks/%.ipynb,$(CHAPTERS))
 book test notebooks: export OMP_NUM_THREADS := 2
 book test notebooks: export OPENBLAS_NUM_THREADS := 2
 book test notebooks: export MKL_NUM_THREADS := 2
+# Every chapter kernel starts with tests/offline/.../00_no_network.py: chapters
+# that try to reach the network fail.
+book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/offline
 
 .PHONY: venv book test notebooks bench clean
 
@@ -32,13 +35,19 @@ book: $(STAMP)
 
 # MPLBACKEND=Agg is for the library tests only: set for a Jupyter kernel it would
 # replace the inline backend, and the chapters' figures would silently vanish.
-test: $(STAMP) $(NBVAL_NOTEBOOKS)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env $(NBVAL_NOTEBOOKS)
+# The chapters then run twice in fresh kernels: jupytext executes each into
+# _build/nbval, and nbval runs it again and compares every printed output with
+# the first run (figures excepted), so a chapter must be reproducible.
+test: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 tests
+	rm -rf _build/nbval
+	$(MAKE) -j 2 $(NBVAL_NOTEBOOKS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval \
+		--nbval-current-env $(NBVAL_NOTEBOOKS)
 
-_build/nbval/%.ipynb: chapters/%.md $(STAMP)
+_build/nbval/%.ipynb: chapters/%.md
 	@mkdir -p $(@D)
-	$(BIN)/jupytext --to ipynb --output $@ $<
+	$(BIN)/jupytext --to ipynb --execute --output $@ $<
 
 notebooks: $(EXECUTED_NOTEBOOKS)
 
