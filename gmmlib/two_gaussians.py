@@ -157,8 +157,13 @@ def log_joint_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
     log_joint : ndarray of shape (n_samples, 2)
         Column :math:`j` holds :math:`\log P(y_n, z_n = j \mid \theta)`.
     """
-    y = _check_observations(y)
-    pi, mu0, sigma0, mu1, sigma1 = _check_parameters(pi, mu0, sigma0, mu1, sigma1)
+    return _log_joint(_check_observations(y),
+                      _check_parameters(pi, mu0, sigma0, mu1, sigma1))
+
+
+def _log_joint(y, params):
+    """:func:`log_joint_two_gaussians` without the input checks."""
+    pi, mu0, sigma0, mu1, sigma1 = params
     return np.column_stack([np.log1p(-pi) + log_normal_density(y, mu0, sigma0),
                             np.log(pi) + log_normal_density(y, mu1, sigma1)])
 
@@ -181,7 +186,7 @@ def log_likelihood_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
     log_likelihood : float
     """
     log_joint = log_joint_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1)
-    return float(np.logaddexp(log_joint[:, 0], log_joint[:, 1]).sum())
+    return _responsibilities_from_log_joint(log_joint)[1]
 
 
 def e_step_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
@@ -207,8 +212,13 @@ def e_step_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
         component 0.
     """
     log_joint = log_joint_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1)
+    return _responsibilities_from_log_joint(log_joint)[0]
+
+
+def _responsibilities_from_log_joint(log_joint):
+    """gamma_n = exp(a_n1 - logaddexp(a_n0, a_n1)) and l = sum_n logaddexp(a_n0, a_n1)."""
     log_g = np.logaddexp(log_joint[:, 0], log_joint[:, 1])
-    return np.exp(log_joint[:, 1] - log_g)
+    return np.exp(log_joint[:, 1] - log_g), float(log_g.sum())
 
 
 def m_step_two_gaussians(y, gamma):
@@ -253,6 +263,11 @@ def m_step_two_gaussians(y, gamma):
         raise ValueError("The responsibilities 'gamma' should be in the range [0, 1], "
                          f"but got max value {gamma.max():.5f}, min value "
                          f"{gamma.min():.5f}")
+    return _m_step(y, gamma)
+
+
+def _m_step(y, gamma):
+    """:func:`m_step_two_gaussians` without the input checks."""
     n1 = gamma.sum()
     n0 = (1.0 - gamma).sum()
     if not (n0 > 0.0 and n1 > 0.0):
@@ -334,15 +349,17 @@ def em_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1, max_iter=100, tol=1e-6):
         raise ValueError(f"The 'tol' parameter must be a float in the range [0.0, inf),"
                          f" got {tol!r}.")
     n_samples = len(y)
-    history = [params]
-    gammas = [e_step_two_gaussians(y, *params)]
-    log_likelihoods = [log_likelihood_two_gaussians(y, *params)]
+    # One log-sum-exp per observation gives both the E-step and the log-likelihood.
+    # The inputs are checked once, above, not in every iteration.
+    gamma, log_likelihood = _responsibilities_from_log_joint(_log_joint(y, params))
+    history, gammas, log_likelihoods = [params], [gamma], [log_likelihood]
     converged = False
     for _ in range(int(max_iter)):
-        params = m_step_two_gaussians(y, gammas[-1])
+        params = _m_step(y, gammas[-1])
+        gamma, log_likelihood = _responsibilities_from_log_joint(_log_joint(y, params))
         history.append(params)
-        gammas.append(e_step_two_gaussians(y, *params))
-        log_likelihoods.append(log_likelihood_two_gaussians(y, *params))
+        gammas.append(gamma)
+        log_likelihoods.append(log_likelihood)
         if abs(log_likelihoods[-1] - log_likelihoods[-2]) / n_samples < tol:
             converged = True
             break
