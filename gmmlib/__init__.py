@@ -5,6 +5,14 @@ and is validated against scikit-learn.
 """
 
 from .gaussian_mixture import GaussianMixture
+from .two_gaussians import (TwoGaussianParameters, TwoGaussianTrace, e_step_two_gaussians,
+                            em_two_gaussians, expected_complete_log_likelihood_two_gaussians,
+                            log_joint_two_gaussians, log_likelihood_two_gaussians,
+                            m_step_two_gaussians)
 
 __all__ = ["GaussianMixture"]
+__all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
+            "em_two_gaussians", "expected_complete_log_likelihood_two_gaussians",
+            "log_joint_two_gaussians", "log_likelihood_two_gaussians",
+            "m_step_two_gaussians"]
 __version__ = "0.1.0"
