@@ -24,6 +24,7 @@ from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
                        statistics_from_resp, SufficientStatistics)
+from .gem import M_STEPS
 from .validation import (check_means, check_precisions, check_sample_weight,
                          check_weights)
 
@@ -66,6 +67,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         1 prints each initialisation, 2 also iterations and timings.
     verbose_interval : int, default=10
         Iterations between two printed messages.
+    m_step : {'exact', 'ecm', 'gradient'}, default='exact'
+        The M-step: EM's closed-form maximiser of Q, or a generalized-EM step
+        that only increases Q (:mod:`gmmlib.gem`): conditional maximisation
+        block by block, or one gradient-ascent step per block.
 
     Attributes
     ----------
@@ -110,13 +115,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "m_step": [StrOptions(set(M_STEPS))],
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10):
+                 verbose_interval=10, m_step="exact"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -131,6 +137,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.m_step = m_step
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -206,13 +213,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _run_em(self, X, params, sample_weight, shift, lower_bound):
         """EM from ``params`` until the lower bound changes by less than ``tol``."""
+        update = M_STEPS[self.m_step]
         history, lower_bounds = [], []
         converged = False
         n_iter = 0
         stats = e_step(X, params, sample_weight, shift)
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            params = m_step(stats, self.covariance_type, self.reg_covar)
+            params = update(stats, params, self.reg_covar)
             lower_bound = stats.mean_log_likelihood
             stats = e_step(X, params, sample_weight, shift)
             history.append((n_iter, lower_bound, stats.mean_log_likelihood))
