@@ -118,24 +118,7 @@ def conditional_m_step(stats, params, block, reg_covar):
     MixtureParameters
         ``params`` with ``block`` replaced.
     """
-    if block not in BLOCKS:
-        raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
-    exact = exact_m_step(stats, params, reg_covar)
-    covariance_type = params.covariance_type
-    weights, means = params.weights, params.means
-    precisions_cholesky = params.precisions_cholesky
-    covariances = _covariances(params)
-    if block == "weights":
-        weights = exact.weights
-    elif block == "means":
-        means = exact.means
-    else:
-        covariances = exact.covariances + mean_displacement_covariances(
-            exact.weights, exact.means - params.means, covariance_type)
-        precisions_cholesky = precision_cholesky_from_covariances(covariances,
-                                                                  covariance_type)
-    return MixtureParameters(weights, means, covariances, precisions_cholesky,
-                             covariance_type)
+    return _maximise_block(params, exact_m_step(stats, params, reg_covar), block)
 
 
 def ecm_m_step(stats, params, reg_covar, blocks=("covariances", "means", "weights")):
@@ -161,8 +144,9 @@ def ecm_m_step(stats, params, reg_covar, blocks=("covariances", "means", "weight
     -------
     MixtureParameters
     """
+    exact = exact_m_step(stats, params, reg_covar)
     for block in blocks:
-        params = conditional_m_step(stats, params, block, reg_covar)
+        params = _maximise_block(params, exact, block)
     return params
 
 
@@ -242,6 +226,28 @@ def gradient_m_step(stats, params, reg_covar):
 
 #: The M-steps ``GaussianMixture(m_step=...)`` can use, by name.
 M_STEPS = {"exact": exact_m_step, "ecm": ecm_m_step, "gradient": gradient_m_step}
+
+
+def _maximise_block(params, exact, block):
+    """``params`` with ``block`` set to its conditional maximiser, read off the exact M-step."""
+    if block not in BLOCKS:
+        raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
+    covariance_type = params.covariance_type
+    weights, means = params.weights, params.means
+    covariances, precisions_cholesky = params.covariances, params.precisions_cholesky
+    if block == "weights":
+        weights = exact.weights
+    elif block == "means":
+        means = exact.means
+    elif np.array_equal(means, exact.means):
+        covariances, precisions_cholesky = exact.covariances, exact.precisions_cholesky
+    else:
+        covariances = exact.covariances + mean_displacement_covariances(
+            exact.weights, exact.means - means, covariance_type)
+        precisions_cholesky = precision_cholesky_from_covariances(covariances,
+                                                                  covariance_type)
+    return MixtureParameters(weights, means, covariances, precisions_cholesky,
+                             covariance_type)
 
 
 def _covariances(params):

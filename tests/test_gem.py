@@ -186,19 +186,19 @@ def test_each_cm_step_maximises_q_over_its_block(covariance_type, block):
     rng = np.random.default_rng(0)
     for _ in range(20):
         # Move only the block (multiplicatively for weights and covariances).
-        factor = np.exp(0.05 * rng.standard_normal(best.weights.shape))
-        weights = best.weights * factor / (best.weights @ factor)
-        means = best.means + 0.05 * rng.standard_normal(best.means.shape)
-        covariances = best.covariances * (1 + 0.05 * rng.uniform(-1, 1))
-        trial = MixtureParameters(
-            weights if block == "weights" else best.weights,
-            means if block == "means" else best.means,
-            None,
-            precision_cholesky_from_precisions(np.linalg.inv(covariances)
-                                               if covariance_type in ("full", "tied")
-                                               else 1 / covariances, covariance_type)
-            if block == "covariances" else best.precisions_cholesky,
-            covariance_type)
+        if block == "weights":
+            factor = np.exp(0.05 * rng.standard_normal(best.weights.shape))
+            trial = replace(best, weights=best.weights * factor / (best.weights @ factor))
+        elif block == "means":
+            trial = replace(best, means=best.means
+                            + 0.05 * rng.standard_normal(best.means.shape))
+        else:
+            precisions = precisions_from_cholesky(best.precisions_cholesky,
+                                                  covariance_type)
+            trial = replace(best, covariances=None,
+                            precisions_cholesky=precision_cholesky_from_precisions(
+                                precisions * (1 + 0.05 * rng.uniform(-1, 1)),
+                                covariance_type))
         assert penalised_q(X, resp, trial, 0.0) < best_q
 
 
