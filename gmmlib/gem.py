@@ -69,7 +69,8 @@ def mean_displacement_covariances(nk, displacement, covariance_type):
     r"""The extra spread :math:`(\bar x_k - \mu_k)(\bar x_k - \mu_k)^\top` of a shifted mean.
 
     Added to the exact M-step's covariances it gives :math:`\hat\Sigma_k(\mu_k)`, the
-    maximiser of :math:`Q` over the covariances when the means are held at :math:`\mu_k`.
+    maximiser of :math:`Q` over the covariances when the means are held at :math:`\mu_k`
+    (the scatter decomposition of chapter "Generalized EM").
 
     Parameters
     ----------
@@ -99,7 +100,8 @@ def conditional_m_step(stats, params, block, reg_covar):
     .. math:: w_k = \frac{N_k}{N}, \qquad \mu_k = \bar x_k, \qquad
               \Sigma_k = \hat\Sigma_k(\mu_k)
 
-    for ``block`` 'weights', 'means' and 'covariances'. The weights do not
+    for ``block`` 'weights', 'means' and 'covariances' (the CM-steps derived in
+    chapter "Generalized EM"). The weights do not
     interact with the other blocks in :math:`Q`, and the best mean
     :math:`\bar x_k` does not depend on :math:`\Sigma_k`; the best covariance does
     depend on the mean it is measured around.
@@ -126,7 +128,7 @@ def ecm_m_step(stats, params, reg_covar, blocks=("covariances", "means", "weight
 
     Each CM-step (:func:`conditional_m_step`) maximises :math:`Q` over its block
     given the current values of the others, so :math:`Q` never decreases along
-    the sequence. The default order updates the covariances around the *old*
+    the sequence (chapter "Generalized EM", after Meng and Rubin, 1993). The default order updates the covariances around the *old*
     means, :math:`\Sigma_k = \hat\Sigma_k(\mu_k^{(j)})`, and then the means and
     weights: a GEM step that differs from EM. The order ('means',
     'covariances') reproduces the exact M-step, because :math:`\bar x_k` is the
@@ -154,7 +156,8 @@ def gradient_m_step(stats, params, reg_covar):
     r"""One gradient-ascent step on :math:`Q` for each block, with safe step sizes.
 
     The blocks are updated in turn, each from the gradient of :math:`Q_\epsilon`
-    at the current values:
+    at the current values (chapter "Generalized EM" derives the steps and proves
+    them safe):
 
     1. Weights, through the logits :math:`\alpha_k = \log w_k`: the gradient is
        :math:`g = N (\hat w - w)` and the Hessian
