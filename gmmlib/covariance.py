@@ -20,7 +20,7 @@ triangular with :math:`P_k P_k^\top = \Sigma_k^{-1}`, as scikit-learn does.
 """
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import get_lapack_funcs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -81,6 +81,25 @@ def _degenerate(dtype, component=None):
     return ValueError(message)
 
 
+def _triangular_inverse(factors, lower):
+    """Inverses of triangular matrices, shape (..., d, d), one LAPACK ``trtri`` call each.
+
+    ``scipy.linalg.solve_triangular`` runs the multi-threaded BLAS ``trsm`` even for a
+    2 x 2 system; with two BLAS threads on a busy machine each call then waits
+    milliseconds for its threads. ``trtri`` on one small matrix does not.
+    """
+    stack = factors.reshape((-1,) + factors.shape[-2:])
+    trtri, = get_lapack_funcs(("trtri",), (stack,))
+    inverse = np.empty_like(stack)
+    for k, factor in enumerate(stack):
+        inverse[k], info = trtri(factor, lower=lower)
+        if info != 0:
+            raise np.linalg.LinAlgError("singular triangular factor")
+    # trtri leaves the other triangle as it was; solve_triangular ignored it.
+    inverse = np.tril(inverse) if lower else np.triu(inverse)
+    return inverse.reshape(factors.shape)
+
+
 def _cholesky_or_raise(matrices, dtype):
     """Lower Cholesky factors of a stack of matrices, naming the first that fails."""
     try:
@@ -109,8 +128,7 @@ def precision_cholesky_from_covariances(covariances, covariance_type):
     if covariance_type in ("full", "tied"):
         stack = covariances if covariance_type == "full" else covariances[None]
         lower = _cholesky_or_raise(stack, dtype)
-        identity = np.broadcast_to(np.eye(stack.shape[-1], dtype=dtype), stack.shape)
-        precisions_chol = solve_triangular(lower, identity, lower=True).transpose(0, 2, 1)
+        precisions_chol = _triangular_inverse(lower, lower=True).transpose(0, 2, 1)
         return precisions_chol if covariance_type == "full" else precisions_chol[0]
     bad = np.flatnonzero(~(covariances > 0.0).reshape(len(covariances), -1).all(axis=1))
     if bad.size:
@@ -140,9 +158,8 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     r"""Covariances :math:`\Sigma = (P P^\top)^{-1} = P^{-\top} P^{-1}` from the factors."""
     if covariance_type in ("full", "tied"):
-        n_features = precisions_cholesky.shape[-1]
-        identity = np.broadcast_to(np.eye(n_features), precisions_cholesky.shape)
-        inverse = solve_triangular(precisions_cholesky, identity, lower=False)
+        inverse = _triangular_inverse(np.asarray(precisions_cholesky, dtype=np.float64),
+                                      lower=False)
         return np.swapaxes(inverse, -1, -2) @ inverse
     return 1.0 / precisions_cholesky**2
 

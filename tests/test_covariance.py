@@ -1,0 +1,38 @@
+"""Precision Cholesky factors and their inverses (gmmlib.covariance)."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from gmmlib.covariance import (covariances_from_cholesky, precision_cholesky_from_covariances,
+                               precisions_from_cholesky)
+
+
+def random_covariances(n_components, n_features, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((n_components, n_features, n_features))
+    return (factors @ factors.transpose(0, 2, 1) + np.eye(n_features)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_precision_factors_are_upper_triangular_inverse_roots(covariance_type, dtype):
+    covariances = random_covariances(3, 4, dtype)
+    if covariance_type == "tied":
+        covariances = covariances[0]
+    factors = precision_cholesky_from_covariances(covariances, covariance_type)
+    assert factors.dtype == dtype and factors.shape == covariances.shape
+    assert_array_equal(np.tril(factors, -1), 0)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_allclose(precisions_from_cholesky(factors, covariance_type),
+                    np.linalg.inv(covariances.astype(np.float64)), rtol=rtol, atol=rtol)
+    assert_allclose(covariances_from_cholesky(factors, covariance_type), covariances,
+                    rtol=rtol, atol=rtol)
+
+
+def test_covariances_from_cholesky_ignores_the_lower_triangle():
+    factors = precision_cholesky_from_covariances(random_covariances(2, 3, np.float64),
+                                                  "full")
+    noisy = factors + np.tril(np.full((3, 3), 7.0), -1)
+    assert_array_equal(covariances_from_cholesky(noisy, "full"),
+                       covariances_from_cholesky(factors, "full"))
