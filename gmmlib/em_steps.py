@@ -71,6 +71,8 @@ class SufficientStatistics:
         :math:`\\sum_n w_n`.
     shift : ndarray of shape (n_features,)
         The centre :math:`c` subtracted from the data.
+    entropy : float or None
+        :math:`-\\sum_n w_n \\sum_k r_{nk} \\log r_{nk}`, when the E-step was asked for it.
     """
 
     nk: np.ndarray
@@ -79,6 +81,7 @@ class SufficientStatistics:
     log_likelihood: float
     total_weight: float
     shift: np.ndarray
+    entropy: float = None
 
     @property
     def mean_log_likelihood(self):
@@ -167,7 +170,7 @@ def normalize_log_prob(weighted_log_prob):
         return (np.log(total) + row_max)[:, 0]
 
 
-def estimate_log_prob_resp(X, params, shift=None):
+def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
     """Log-likelihood of each sample and the responsibilities, block by block.
 
     Parameters
@@ -176,6 +179,9 @@ def estimate_log_prob_resp(X, params, shift=None):
     params : MixtureParameters
     shift : ndarray of shape (n_features,), optional
         Centre subtracted from X and the means (it does not change the result).
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)`` (the
+        variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
 
     Returns
     -------
@@ -186,7 +192,8 @@ def estimate_log_prob_resp(X, params, shift=None):
     n_components = len(params.weights)
     shift = np.zeros(n_features) if shift is None else shift
     means = params.means - shift
-    log_weights = np.log(params.weights)
+    if log_weights is None:
+        log_weights = np.log(params.weights)
     resp = np.empty((n_samples, n_components), dtype=X.dtype)
     log_prob_norm = np.empty(n_samples, dtype=X.dtype)
     step = block_size(n_components, n_features)
@@ -234,7 +241,7 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     return nk, first, second
 
 
-def e_step(X, params, sample_weight=None, shift=None):
+def e_step(X, params, sample_weight=None, shift=None, log_weights=None, entropy=False):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
     Parameters
@@ -244,6 +251,11 @@ def e_step(X, params, sample_weight=None, shift=None):
     sample_weight : ndarray of shape (n_samples,), optional
     shift : ndarray of shape (n_features,), optional
         Centre of the data used for the sums (default: zero).
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)``.
+    entropy : bool, default=False
+        Also sum the entropy of the responsibilities,
+        :math:`-\\sum_n w_n \\sum_k r_{nk} \\log r_{nk}`.
 
     Returns
     -------
@@ -254,11 +266,13 @@ def e_step(X, params, sample_weight=None, shift=None):
     shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
     means = (params.means - shift).astype(X.dtype)
     precisions_cholesky = params.precisions_cholesky.astype(X.dtype)
-    log_weights = np.log(params.weights).astype(X.dtype)
+    log_weights = (np.log(params.weights) if log_weights is None
+                   else log_weights).astype(X.dtype)
     nk = np.zeros(n_components)
     first = np.zeros((n_components, n_features))
     second = 0.0
     log_likelihood = 0.0
+    total_entropy = 0.0 if entropy else None
     step = block_size(n_components, n_features)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
@@ -267,16 +281,23 @@ def e_step(X, params, sample_weight=None, shift=None):
         resp = estimate_log_gaussian_prob(block, means, precisions_cholesky,
                                           params.covariance_type)
         resp += log_weights
+        log_resp = resp.copy() if entropy else None
         log_prob_norm = normalize_log_prob(resp)
         log_likelihood += float(log_prob_norm.sum(dtype=np.float64) if weights is None
                                 else log_prob_norm @ weights)
+        if entropy:
+            log_resp -= log_prob_norm[:, None]
+            row_entropy = -np.einsum("nk,nk->n", resp, log_resp)
+            total_entropy += float(row_entropy.sum(dtype=np.float64) if weights is None
+                                   else row_entropy @ weights)
         block_nk, block_first, block_second = statistics_from_resp(
             block, resp, params.covariance_type, weights)
         nk += block_nk
         first += block_first
         second = second + block_second
     total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
-    return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift)
+    return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift,
+                                total_entropy)
 
 
 def m_step(stats, covariance_type, reg_covar):
