@@ -71,8 +71,6 @@ class SufficientStatistics:
         :math:`\\sum_n w_n`.
     shift : ndarray of shape (n_features,)
         The centre :math:`c` subtracted from the data.
-    entropy : float or None
-        :math:`-\\sum_n w_n \\sum_k r_{nk} \\log r_{nk}`, when the E-step was asked for it.
     """
 
     nk: np.ndarray
@@ -81,7 +79,6 @@ class SufficientStatistics:
     log_likelihood: float
     total_weight: float
     shift: np.ndarray
-    entropy: float = None
 
     @property
     def mean_log_likelihood(self):
@@ -241,7 +238,7 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     return nk, first, second
 
 
-def e_step(X, params, sample_weight=None, shift=None, log_weights=None, entropy=False):
+def e_step(X, params, sample_weight=None, shift=None, log_weights=None):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
     Parameters
@@ -252,10 +249,8 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, entropy=
     shift : ndarray of shape (n_features,), optional
         Centre of the data used for the sums (default: zero).
     log_weights : ndarray of shape (n_components,), optional
-        Added to the log-densities instead of ``log(params.weights)``.
-    entropy : bool, default=False
-        Also sum the entropy of the responsibilities,
-        :math:`-\\sum_n w_n \\sum_k r_{nk} \\log r_{nk}`.
+        Added to the log-densities instead of ``log(params.weights)`` (the
+        variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
 
     Returns
     -------
@@ -272,7 +267,6 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, entropy=
     first = np.zeros((n_components, n_features))
     second = 0.0
     log_likelihood = 0.0
-    total_entropy = 0.0 if entropy else None
     step = block_size(n_components, n_features)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
@@ -281,23 +275,16 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, entropy=
         resp = estimate_log_gaussian_prob(block, means, precisions_cholesky,
                                           params.covariance_type)
         resp += log_weights
-        log_resp = resp.copy() if entropy else None
         log_prob_norm = normalize_log_prob(resp)
         log_likelihood += float(log_prob_norm.sum(dtype=np.float64) if weights is None
                                 else log_prob_norm @ weights)
-        if entropy:
-            log_resp -= log_prob_norm[:, None]
-            row_entropy = -np.einsum("nk,nk->n", resp, log_resp)
-            total_entropy += float(row_entropy.sum(dtype=np.float64) if weights is None
-                                   else row_entropy @ weights)
         block_nk, block_first, block_second = statistics_from_resp(
             block, resp, params.covariance_type, weights)
         nk += block_nk
         first += block_first
         second = second + block_second
     total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
-    return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift,
-                                total_entropy)
+    return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift)
 
 
 def m_step(stats, covariance_type, reg_covar):

@@ -10,9 +10,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gmmlib import BayesianGaussianMixture
 from gmmlib.bayesian_mixture import (VariationalPosterior, expected_log_gaussian_offset,
-                                     expected_log_weights)
+                                     expected_log_weights, responsibility_entropy)
 from gmmlib.datasets import make_blobs_mixture, make_mixture
-from gmmlib.em_steps import estimate_log_gaussian_prob
+from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_gaussian_prob
+from conftest import starting_parameters
 
 RTOL = 1e-6
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -184,6 +185,31 @@ def test_expected_log_density_by_monte_carlo():
     exact = (estimate_log_gaussian_prob(x, mean[None], precisions_cholesky, "full")[:, 0]
              + expected_log_gaussian_offset(posterior, n_features))
     assert_allclose(exact, sampled, atol=2e-2)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_entropy_from_statistics_equals_the_direct_sum(covariance_type, offset):
+    """-sum r log r from N_k, S_k, T_k equals the sum over the responsibilities themselves."""
+    X, _ = make_blobs_mixture(700, n_components=3, n_features=3, separation=2.0,
+                              random_state=16)
+    X = X + offset
+    start = starting_parameters(X, 4, covariance_type, seed=3)
+    model = BayesianGaussianMixture(n_components=4, covariance_type=covariance_type,
+                                    max_iter=3, tol=0.0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X)
+    params = MixtureParameters(start["weights_init"], start["means_init"], None,
+                               model.precisions_cholesky_, covariance_type)
+    log_weights = np.log(start["weights_init"]) + np.array([0.3, -1.0, 2.0, -40.0])
+    stats = e_step(X, params, shift=X.mean(axis=0), log_weights=log_weights)
+    log_rho = (estimate_log_gaussian_prob(X, params.means, params.precisions_cholesky,
+                                          covariance_type) + log_weights)
+    log_resp = log_rho - np.logaddexp.reduce(log_rho, axis=1, keepdims=True)
+    direct = -np.sum(np.exp(log_resp) * log_resp)
+    assert direct > 1.0
+    assert_allclose(responsibility_entropy(stats, params, log_weights), direct,
+                    rtol=1e-8 if offset else 1e-10)
 
 
 # ------------------------------------------------------------- behaviour
