@@ -402,9 +402,11 @@ def check_covariance_prior(covariance_prior, covariance_type, n_features):
     covariance_prior : ndarray or float
     """
     if covariance_type == "spherical":
-        value = float(np.asarray(covariance_prior))
-        _check_positive(np.asarray(value), covariance_type)
-        return value
+        if np.ndim(covariance_prior) != 0:
+            raise ValueError("The parameter 'spherical covariance_prior' should be a "
+                             f"float, but got an array of shape {np.shape(covariance_prior)}")
+        _check_positive(np.asarray(covariance_prior), covariance_type)
+        return float(covariance_prior)
     covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
                                    ensure_2d=False)
     name = f"{covariance_type} covariance_prior"

@@ -326,6 +326,9 @@ def small():
      r"'full precision' should be symmetric, positive-definite"),
     (dict(covariance_type="diag", covariance_prior=[1.0, -1.0]), ValueError,
      r"'diag precision' should be positive"),
+    (dict(covariance_type="spherical", covariance_prior=[1.0, 2.0]), ValueError,
+     r"The parameter 'spherical covariance_prior' should be a float, but got an array "
+     r"of shape \(2,\)"),
     (dict(weight_concentration_prior_type="pitman_yor"), ValueError,
      r"The 'weight_concentration_prior_type' parameter .* must be a str among"),
     (dict(weight_concentration_prior=0.0), ValueError,
