@@ -113,6 +113,18 @@ class ModelGrid:
             raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
         return self.table[np.argmin(self.table[criterion])]
 
+    def choices(self):
+        """The model each criterion chooses.
+
+        Returns
+        -------
+        choices : dict
+            ``{criterion: (n_components, covariance_type)}`` for 'bic', 'aic', 'icl'.
+        """
+        return {criterion: (int(self.best(criterion)["n_components"]),
+                            str(self.best(criterion)["covariance_type"]))
+                for criterion in CRITERIA}
+
     def best_model(self, criterion="bic"):
         """The fitted estimator chosen by ``criterion``."""
         row = self.best(criterion)

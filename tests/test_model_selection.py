@@ -105,6 +105,10 @@ def test_bic_and_icl_pick_the_true_number_of_components(seed):
         best = grid.best(criterion)
         assert best["n_components"] == 3, (criterion, best)
         assert grid.best_model(criterion) is grid.models[3, str(best["covariance_type"])]
+    choices = grid.choices()
+    assert choices["bic"][0] == choices["icl"][0] == 3
+    assert choices["bic"] == (int(grid.best("bic")["n_components"]),
+                              str(grid.best("bic")["covariance_type"]))
     ks, values = grid.curve("full", "bic")
     assert_array_equal(ks, np.arange(1, 7))
     assert ks[np.argmin(values)] == 3
