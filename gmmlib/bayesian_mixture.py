@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (COVARIANCE_TYPES, covariances_from_statistics, log_det_cholesky,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
@@ -483,8 +483,10 @@ degrees_of_freedom_prior_, covariance_prior_
     """
 
     _parameter_constraints = {
-        key: value for key, value in GaussianMixture._parameter_constraints.items()
-        if key not in ("weights_init", "means_init", "precisions_init")
+        key: GaussianMixture._parameter_constraints[key]
+        for key in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter",
+                    "n_init", "init_params", "random_state", "warm_start", "verbose",
+                    "verbose_interval")
     } | {
         "weight_concentration_prior_type": [StrOptions(set(WEIGHT_PRIOR_TYPES))],
         "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
@@ -520,12 +522,11 @@ degrees_of_freedom_prior_, covariance_prior_
         self.verbose_interval = verbose_interval
 
     # Shared with GaussianMixture: the starting responsibilities (same random
-    # draws as scikit-learn), progress messages, sampling and input checks.
+    # draws as scikit-learn), progress messages and sampling.
     _initial_responsibilities = GaussianMixture._initial_responsibilities
     _print_verbose_init_begin = GaussianMixture._print_verbose_init_begin
     _print_verbose_iter_end = GaussianMixture._print_verbose_iter_end
     _print_verbose_init_end = GaussianMixture._print_verbose_init_end
-    _check_X = GaussianMixture._check_X
     sample = GaussianMixture.sample
 
     # ------------------------------------------------------------------ fitting
@@ -706,6 +707,10 @@ degrees_of_freedom_prior_, covariance_prior_
             self.precisions_cholesky_.astype(np.float64))
 
     # ------------------------------------------------------------- inference
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
     def _log_prob_resp(self, X):
         X = self._check_X(X)
         posterior, priors = self._fitted_posterior(), self._fitted_priors()
