@@ -10,6 +10,8 @@ from .two_gaussians import (TwoGaussianParameters, TwoGaussianTrace, e_step_two_
                             log_joint_two_gaussians, log_likelihood_two_gaussians,
                             m_step_two_gaussians)
 from .gem import conditional_m_step, ecm_m_step, gradient_m_step
+from .bayesian_mixture import BayesianGaussianMixture
+from .model_selection import ModelGrid, fit_grid, information_criteria
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
@@ -17,4 +19,6 @@ __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
             "log_joint_two_gaussians", "log_likelihood_two_gaussians",
             "m_step_two_gaussians"]
 __all__ += ["conditional_m_step", "ecm_m_step", "gradient_m_step"]
+__all__ += ["BayesianGaussianMixture"]
+__all__ += ["ModelGrid", "fit_grid", "information_criteria"]
 __version__ = "0.1.0"

@@ -167,7 +167,7 @@ def normalize_log_prob(weighted_log_prob):
         return (np.log(total) + row_max)[:, 0]
 
 
-def estimate_log_prob_resp(X, params, shift=None):
+def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
     """Log-likelihood of each sample and the responsibilities, block by block.
 
     Parameters
@@ -176,6 +176,9 @@ def estimate_log_prob_resp(X, params, shift=None):
     params : MixtureParameters
     shift : ndarray of shape (n_features,), optional
         Centre subtracted from X and the means (it does not change the result).
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)`` (the
+        variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
 
     Returns
     -------
@@ -186,7 +189,8 @@ def estimate_log_prob_resp(X, params, shift=None):
     n_components = len(params.weights)
     shift = np.zeros(n_features) if shift is None else shift
     means = params.means - shift
-    log_weights = np.log(params.weights)
+    if log_weights is None:
+        log_weights = np.log(params.weights)
     resp = np.empty((n_samples, n_components), dtype=X.dtype)
     log_prob_norm = np.empty(n_samples, dtype=X.dtype)
     step = block_size(n_components, n_features)
@@ -234,7 +238,7 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     return nk, first, second
 
 
-def e_step(X, params, sample_weight=None, shift=None):
+def e_step(X, params, sample_weight=None, shift=None, log_weights=None):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
     Parameters
@@ -244,6 +248,9 @@ def e_step(X, params, sample_weight=None, shift=None):
     sample_weight : ndarray of shape (n_samples,), optional
     shift : ndarray of shape (n_features,), optional
         Centre of the data used for the sums (default: zero).
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)`` (the
+        variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
 
     Returns
     -------
@@ -254,7 +261,8 @@ def e_step(X, params, sample_weight=None, shift=None):
     shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
     means = (params.means - shift).astype(X.dtype)
     precisions_cholesky = params.precisions_cholesky.astype(X.dtype)
-    log_weights = np.log(params.weights).astype(X.dtype)
+    log_weights = (np.log(params.weights) if log_weights is None
+                   else log_weights).astype(X.dtype)
     nk = np.zeros(n_components)
     first = np.zeros((n_components, n_features))
     second = 0.0

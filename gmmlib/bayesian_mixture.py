@@ -1,0 +1,760 @@
+r"""``BayesianGaussianMixture``: variational inference for a Gaussian mixture.
+
+Derived in chapter "How many components?" (``chapters/09_number_of_components.md``),
+following Bishop (2006, section 10.2) for the Dirichlet-distribution weight prior
+and Blei and Jordan (2006) for the truncated Dirichlet-process (stick-breaking) prior.
+The conventions (parameters, attributes, initialisation, order of the updates and
+the lower bound up to its constant) are scikit-learn's
+``sklearn.mixture.BayesianGaussianMixture``.
+
+The model puts priors on every parameter of the mixture,
+
+.. math::
+
+    \pi \sim \mathrm{Dir}(\alpha_0, \dots, \alpha_0)
+    \quad\text{or}\quad
+    \pi_k = v_k \prod_{j<k} (1 - v_j),\; v_k \sim \mathrm{Beta}(1, \gamma_0),
+
+    \Lambda_k \sim \mathcal{W}(W_0, \nu_0), \quad
+    \mu_k \mid \Lambda_k \sim \mathcal{N}(m_0, (\beta_0 \Lambda_k)^{-1}),
+
+and approximates the posterior by :math:`q(z)\, q(\pi) \prod_k q(\mu_k, \Lambda_k)`.
+Each iteration is one pass of coordinate ascent:
+
+* **E-step** (responsibilities): :math:`r_{nk} \propto \exp(\mathbb{E}[\log \pi_k]
+  + \mathbb{E}[\log \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})])`, which is EM's
+  E-step with :math:`\log w_k` replaced by a per-component constant, so
+  :func:`gmmlib.em_steps.e_step` computes it block by block together with the
+  sufficient statistics :math:`N_k, \bar x_k, S_k` (from which
+  :func:`responsibility_entropy` also gets the entropy the bound needs);
+* **M-step** (posterior of the parameters, conjugate updates):
+  :math:`\alpha_k = \alpha_0 + N_k` (or :math:`a_k = 1 + N_k`,
+  :math:`b_k = \gamma_0 + \sum_{j>k} N_j`), :math:`\beta_k = \beta_0 + N_k`,
+  :math:`m_k = (\beta_0 m_0 + N_k \bar x_k) / \beta_k`, :math:`\nu_k = \nu_0 + N_k`,
+  :math:`W_k^{-1} = W_0^{-1} + N_k S_k + \frac{\beta_0 N_k}{\beta_k}
+  (\bar x_k - m_0)(\bar x_k - m_0)^\top`.
+
+As in scikit-learn, ``covariances_`` holds :math:`W_k^{-1} / \nu_k` (the inverse of
+the posterior mean precision :math:`\nu_k W_k`), ``covariance_prior`` is
+:math:`W_0^{-1}` and ``reg_covar`` is added to :math:`S_k`.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .covariance import (COVARIANCE_TYPES, covariances_from_statistics, log_det_cholesky,
+                         precision_cholesky_from_covariances, precisions_from_cholesky)
+from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, e_step,
+                       estimate_log_prob_resp, statistics_from_resp)
+from .gaussian_mixture import GaussianMixture
+from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
+
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+
+
+@dataclass
+class Priors:
+    """The hyper-parameters of the prior (scikit-learn's ``*_prior_`` attributes).
+
+    Attributes
+    ----------
+    weight_concentration_type : {'dirichlet_process', 'dirichlet_distribution'}
+    weight_concentration : float
+        :math:`\\gamma_0` (stick-breaking) or :math:`\\alpha_0` (Dirichlet).
+    mean_precision : float
+        :math:`\\beta_0`.
+    mean : ndarray of shape (n_features,)
+        :math:`m_0`.
+    degrees_of_freedom : float
+        :math:`\\nu_0`.
+    covariance : ndarray or float
+        :math:`W_0^{-1}`: shape (n_features, n_features) for 'full' and 'tied',
+        (n_features,) for 'diag', a float for 'spherical'.
+    """
+
+    weight_concentration_type: str
+    weight_concentration: float
+    mean_precision: float
+    mean: np.ndarray
+    degrees_of_freedom: float
+    covariance: object
+
+
+@dataclass
+class VariationalPosterior:
+    """The factors :math:`q(\\pi)` and :math:`q(\\mu_k, \\Lambda_k)`, in scikit-learn's layout.
+
+    Attributes
+    ----------
+    weight_concentration : ndarray of shape (n_components,) or tuple of two
+        :math:`\\alpha_k` (Dirichlet) or the Beta parameters :math:`(a_k, b_k)`
+        of the sticks (Dirichlet process).
+    mean_precision : ndarray of shape (n_components,)
+        :math:`\\beta_k`.
+    means : ndarray of shape (n_components, n_features)
+        :math:`m_k`.
+    degrees_of_freedom : ndarray of shape (n_components,) or float for 'tied'
+        :math:`\\nu_k`.
+    covariances : ndarray
+        :math:`W_k^{-1} / \\nu_k`, shape by covariance type.
+    precisions_cholesky : ndarray
+        Cholesky factors of :math:`\\nu_k W_k`.
+    """
+
+    weight_concentration: object
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: object
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+# ------------------------------------------------------------------ weights
+def update_weight_concentration(nk, priors):
+    r"""Posterior of the weights from the counts :math:`N_k`.
+
+    Dirichlet: :math:`\alpha_k = \alpha_0 + N_k` (Bishop 10.58). Dirichlet process
+    (stick-breaking, Blei and Jordan 2006): :math:`a_k = 1 + N_k`,
+    :math:`b_k = \gamma_0 + \sum_{j > k} N_j`.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+    priors : Priors
+
+    Returns
+    -------
+    weight_concentration : ndarray of shape (n_components,) or tuple of two
+    """
+    if priors.weight_concentration_type == "dirichlet_process":
+        tail = np.cumsum(nk[::-1])[::-1]
+        later = np.append(tail[1:], 0.0)
+        return 1.0 + nk, priors.weight_concentration + later
+    return priors.weight_concentration + nk
+
+
+def expected_log_weights(weight_concentration, weight_concentration_type):
+    r""":math:`\mathbb{E}_q[\log \pi_k]`.
+
+    Dirichlet: :math:`\psi(\alpha_k) - \psi(\sum_j \alpha_j)` (Bishop 10.66).
+    Dirichlet process: :math:`\mathbb{E}[\log v_k] + \sum_{j<k} \mathbb{E}[\log(1 - v_j)]`
+    with :math:`\mathbb{E}[\log v_k] = \psi(a_k) - \psi(a_k + b_k)` and
+    :math:`\mathbb{E}[\log(1 - v_k)] = \psi(b_k) - \psi(a_k + b_k)`.
+
+    Returns
+    -------
+    log_weights : ndarray of shape (n_components,)
+    """
+    if weight_concentration_type == "dirichlet_process":
+        a, b = weight_concentration
+        digamma_sum = digamma(a + b)
+        log_stick = digamma(a) - digamma_sum
+        log_rest = digamma(b) - digamma_sum
+        return log_stick + np.concatenate(([0.0], np.cumsum(log_rest)[:-1]))
+    return digamma(weight_concentration) - digamma(np.sum(weight_concentration))
+
+
+def weights_from_concentration(weight_concentration, weight_concentration_type):
+    r"""Point estimate of the weights (scikit-learn's ``weights_``).
+
+    Dirichlet: the posterior mean :math:`\alpha_k / \sum_j \alpha_j`. Dirichlet
+    process: :math:`\mathbb{E}[v_k] \prod_{j<k} (1 - \mathbb{E}[v_j])`, normalised
+    over the truncation.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_components,)
+    """
+    if weight_concentration_type == "dirichlet_process":
+        a, b = weight_concentration
+        stick = a / (a + b)
+        rest = np.concatenate(([1.0], np.cumprod(b / (a + b))[:-1]))
+        weights = stick * rest
+    else:
+        weights = np.asarray(weight_concentration, dtype=np.float64)
+    return weights / weights.sum()
+
+
+# ------------------------------------------------- means and precisions
+def _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type):
+    r""":math:`W_k^{-1}` for each covariance type, batched over components."""
+    shrink = priors.mean_precision * nk / mean_precision
+    if covariance_type == "full":
+        return (priors.covariance + nk[:, None, None] * sk
+                + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :])
+    n_components = len(nk)
+    if covariance_type == "tied":
+        # One Wishart for all components; each holds a 1/K share of the data.
+        return (priors.covariance + sk * nk.sum() / n_components
+                + (shrink[:, None] * diff).T @ diff / n_components)
+    if covariance_type == "diag":
+        return priors.covariance + nk[:, None] * sk + shrink[:, None] * diff**2
+    return priors.covariance + nk * sk + shrink * np.mean(diff**2, axis=1)
+
+
+def update_posterior(stats, priors, covariance_type, reg_covar):
+    r"""The variational M-step: conjugate updates from the sufficient statistics.
+
+    With :math:`N_k` (plus ``10 * eps`` as in scikit-learn), the component means
+    :math:`\bar x_k` and covariances :math:`S_k` (``reg_covar`` on the diagonal)
+    of :func:`gmmlib.covariance.covariances_from_statistics`:
+    :math:`\beta_k = \beta_0 + N_k`, :math:`m_k = (\beta_0 m_0 + N_k \bar x_k)/\beta_k`,
+    :math:`\nu_k = \nu_0 + N_k` and
+    :math:`W_k^{-1} = W_0^{-1} + N_k S_k + \frac{\beta_0 N_k}{\beta_k}
+    (\bar x_k - m_0)(\bar x_k - m_0)^\top` (Bishop 10.58-10.63). For 'tied' one
+    Wishart is shared: :math:`\nu = \nu_0 + N / K` and
+    :math:`W^{-1} = W_0^{-1} + \frac{N}{K} S + \frac{1}{K}\sum_k \frac{\beta_0 N_k}{\beta_k}
+    (\bar x_k - m_0)(\bar x_k - m_0)^\top`.
+
+    Parameters
+    ----------
+    stats : SufficientStatistics
+    priors : Priors
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+
+    Returns
+    -------
+    VariationalPosterior
+    """
+    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    centred_means = stats.first_moments / nk[:, None]
+    sk = covariances_from_statistics(nk, centred_means, stats.second_moments,
+                                     covariance_type, reg_covar)
+    diff = centred_means - (priors.mean - stats.shift)
+    mean_precision = priors.mean_precision + nk
+    means = priors.mean + nk[:, None] * diff / mean_precision[:, None]
+    if covariance_type == "tied":
+        degrees_of_freedom = priors.degrees_of_freedom + nk.sum() / len(nk)
+    else:
+        degrees_of_freedom = priors.degrees_of_freedom + nk
+    scale = _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type)
+    covariances = scale / np.reshape(degrees_of_freedom,
+                                     np.shape(degrees_of_freedom)
+                                     + (1,) * (scale.ndim - np.ndim(degrees_of_freedom)))
+    return VariationalPosterior(
+        weight_concentration=update_weight_concentration(nk, priors),
+        mean_precision=mean_precision,
+        means=means,
+        degrees_of_freedom=degrees_of_freedom,
+        covariances=covariances,
+        precisions_cholesky=precision_cholesky_from_covariances(covariances,
+                                                                covariance_type),
+    )
+
+
+def expected_log_gaussian_offset(posterior, n_features):
+    r"""Per-component constant that turns the Gaussian log-density into its expectation.
+
+    :math:`\mathbb{E}_q[\log \mathcal{N}(x \mid \mu_k, \Lambda_k^{-1})] =
+    \log \mathcal{N}(x \mid m_k, (\nu_k W_k)^{-1}) + c_k` with (Bishop 10.64-10.65)
+
+    .. math:: c_k = \tfrac12 \Big( \sum_{i=0}^{d-1} \psi\big(\tfrac{\nu_k - i}{2}\big)
+              + d \log 2 - d \log \nu_k - \frac{d}{\beta_k} \Big).
+
+    Returns
+    -------
+    offset : ndarray of shape (n_components,)
+    """
+    nu = np.asarray(posterior.degrees_of_freedom, dtype=np.float64)
+    log_lambda = (n_features * math.log(2.0)
+                  + digamma(0.5 * (nu[..., None] - np.arange(n_features))).sum(axis=-1))
+    return 0.5 * (log_lambda - n_features * np.log(nu)
+                  - n_features / posterior.mean_precision)
+
+
+def variational_log_weights(posterior, priors, n_features):
+    r"""What the E-step adds to :math:`\log \mathcal{N}(x_n \mid m_k, (\nu_k W_k)^{-1})`.
+
+    :math:`\mathbb{E}[\log \pi_k] + c_k` (see :func:`expected_log_weights` and
+    :func:`expected_log_gaussian_offset`).
+
+    Returns
+    -------
+    log_weights : ndarray of shape (n_components,)
+    """
+    return (expected_log_weights(posterior.weight_concentration,
+                                 priors.weight_concentration_type)
+            + expected_log_gaussian_offset(posterior, n_features))
+
+
+def responsibility_entropy(stats, params, log_weights):
+    r"""Entropy :math:`-\sum_{n,k} r_{nk} \log r_{nk}` of an E-step, from its statistics alone.
+
+    With :math:`a_{nk} = \ell_k + \log \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})`
+    the unnormalised log-responsibilities of the E-step and :math:`\log p(x_n) =
+    \log \sum_k e^{a_{nk}}`, :math:`\log r_{nk} = a_{nk} - \log p(x_n)` and
+    :math:`\sum_k r_{nk} = 1` give
+
+    .. math:: -\sum_{n,k} r_{nk} \log r_{nk} = \sum_n \log p(x_n) - \sum_{n,k} r_{nk} a_{nk},
+
+    and :math:`a_{nk}` is quadratic in :math:`x_n`, so the last sum needs only
+    :math:`N_k, S_k, T_k`:
+
+    .. math:: \sum_n r_{nk} a_{nk} = N_k \big(\ell_k + \log|P_k| - \tfrac{d}{2}\log 2\pi\big)
+              - \tfrac12 \operatorname{tr}\big(\Lambda_k (T_k - 2 S_k m_k^\top
+              + N_k m_k m_k^\top)\big),
+
+    with :math:`m_k = \mu_k - c` for data centred on :math:`c`. No second pass
+    over the data and no stored responsibilities are needed.
+
+    Parameters
+    ----------
+    stats : SufficientStatistics
+        From :func:`gmmlib.em_steps.e_step` with the same ``params`` and ``log_weights``.
+    params : MixtureParameters
+    log_weights : ndarray of shape (n_components,)
+        The :math:`\ell_k` the E-step added.
+
+    Returns
+    -------
+    entropy : float
+    """
+    n_features = params.means.shape[1]
+    covariance_type = params.covariance_type
+    nk, first, second = stats.nk, stats.first_moments, stats.second_moments
+    means = params.means - stats.shift
+    precisions = precisions_from_cholesky(params.precisions_cholesky, covariance_type)
+    if covariance_type == "full":
+        quadratic = (np.einsum("kij,kji->k", precisions, second)
+                     - 2 * np.einsum("ki,kij,kj->k", means, precisions, first)
+                     + nk * np.einsum("ki,kij,kj->k", means, precisions, means))
+    elif covariance_type == "tied":
+        quadratic = (np.sum(precisions * second)
+                     - 2 * np.einsum("ki,ij,kj->", means, precisions, first)
+                     + np.einsum("k,ki,ij,kj->", nk, means, precisions, means))
+    else:
+        if covariance_type == "spherical":
+            precisions = precisions[:, None]
+        quadratic = np.sum(precisions * (second - 2 * means * first
+                                         + nk[:, None] * means**2), axis=1)
+    log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
+    weighted_log_prob = (np.sum(nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI))
+                         - 0.5 * np.sum(quadratic))
+    return float(stats.log_likelihood - weighted_log_prob)
+
+
+def lower_bound(posterior, priors, entropy, covariance_type):
+    r"""The evidence lower bound right after the M-step, up to a constant.
+
+    Right after the conjugate updates the expected log-joint and the entropy of
+    :math:`q(\pi, \mu, \Lambda)` reduce to the log-normalisers of the posterior
+    factors, so (scikit-learn's convention, constants dropped)
+
+    .. math:: \mathcal{L} = -\sum_{n,k} r_{nk} \log r_{nk}
+              - \sum_k \log B(W_k, \nu_k) - \log C(\alpha)
+              - \frac{d}{2} \sum_k \log \beta_k,
+
+    with :math:`\log B(W, \nu) = -\frac{\nu}{2}\log|W| - \frac{\nu d}{2}\log 2
+    - \sum_{i=0}^{d-1} \log\Gamma(\frac{\nu - i}{2})` (Bishop B.79 without its
+    :math:`\pi` term), :math:`\log C(\alpha) = \log\Gamma(\sum_k \alpha_k)
+    - \sum_k \log\Gamma(\alpha_k)` for the Dirichlet and
+    :math:`-\sum_k \log \mathrm{B}(a_k, b_k)` for the sticks.
+
+    Parameters
+    ----------
+    posterior : VariationalPosterior
+    priors : Priors
+    entropy : float
+        :math:`-\sum_{n,k} r_{nk} \log r_{nk}` of the E-step before the update.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    lower_bound : float
+    """
+    n_components, n_features = posterior.means.shape
+    nu = posterior.degrees_of_freedom
+    # 0.5 log|W_k| = log|P_k| - 0.5 d log nu_k, since P_k P_k^T = nu_k W_k.
+    half_log_det_w = (log_det_cholesky(posterior.precisions_cholesky, covariance_type,
+                                       n_features)
+                      - 0.5 * n_features * np.log(nu))
+    log_wishart_norm = -(nu * half_log_det_w + nu * n_features * 0.5 * math.log(2.0)
+                         + gammaln(0.5 * (np.asarray(nu)[..., None]
+                                          - np.arange(n_features))).sum(axis=-1))
+    if covariance_type == "tied":
+        log_wishart_norm = n_components * log_wishart_norm
+    if priors.weight_concentration_type == "dirichlet_process":
+        log_weight_norm = -np.sum(betaln(*posterior.weight_concentration))
+    else:
+        alpha = posterior.weight_concentration
+        log_weight_norm = gammaln(np.sum(alpha)) - np.sum(gammaln(alpha))
+    return float(entropy - np.sum(log_wishart_norm) - log_weight_norm
+                 - 0.5 * n_features * np.sum(np.log(posterior.mean_precision)))
+
+
+# ----------------------------------------------------------------- checks
+def check_covariance_prior(covariance_prior, covariance_type, n_features):
+    """Validate ``covariance_prior`` (:math:`W_0^{-1}`) by covariance type (scikit-learn wording).
+
+    Returns
+    -------
+    covariance_prior : ndarray or float
+    """
+    if covariance_type == "spherical":
+        if np.ndim(covariance_prior) != 0:
+            raise ValueError("The parameter 'spherical covariance_prior' should be a "
+                             f"float, but got an array of shape {np.shape(covariance_prior)}")
+        _check_positive(np.asarray(covariance_prior), covariance_type)
+        return float(covariance_prior)
+    covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
+                                   ensure_2d=False)
+    name = f"{covariance_type} covariance_prior"
+    if covariance_type == "diag":
+        _check_shape(covariance_prior, (n_features,), name)
+        _check_positive(covariance_prior, covariance_type)
+    else:
+        _check_shape(covariance_prior, (n_features, n_features), name)
+        _check_symmetric_positive_definite(covariance_prior, covariance_type)
+    return covariance_prior
+
+
+class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+    """Variational Bayesian estimation of a Gaussian mixture.
+
+    Same parameters, attributes and methods as scikit-learn's
+    ``sklearn.mixture.BayesianGaussianMixture``; derived in chapter
+    "How many components?". With a small ``weight_concentration_prior`` the
+    posterior leaves unneeded components with weights near zero, so
+    ``n_components`` is an upper bound on the number of components used.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of components (the truncation level for the Dirichlet process).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    tol : float, default=1e-3
+        Iterations stop when the lower bound changes by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the component covariances :math:`S_k`.
+    max_iter : int, default=100
+    n_init : int, default=1
+        Number of initialisations; the one with the highest lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the starting responsibilities are chosen (same draws as scikit-learn).
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
+default='dirichlet_process'
+    weight_concentration_prior : float or None, default=None
+        :math:`\\gamma_0` or :math:`\\alpha_0`; ``1 / n_components`` if None.
+    mean_precision_prior : float or None, default=None
+        :math:`\\beta_0`; 1 if None.
+    mean_prior : array-like of shape (n_features,), default=None
+        :math:`m_0`; the mean of X if None.
+    degrees_of_freedom_prior : float or None, default=None
+        :math:`\\nu_0 > d - 1`; ``n_features`` if None.
+    covariance_prior : float or array-like, default=None
+        :math:`W_0^{-1}`; the empirical covariance of X if None (shape by type:
+        (d, d) for 'full' and 'tied', (d,) for 'diag', float for 'spherical').
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start a new ``fit`` from the last posterior.
+    verbose : int, default=0
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        :math:`W_k^{-1}/\\nu_k`, its inverse and the inverse's Cholesky factor.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Lower bound (up to a constant) of the best initialisation.
+    lower_bounds_ : list of float
+        Lower bound after each iteration of the best initialisation.
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_, \
+degrees_of_freedom_prior_, covariance_prior_
+        The priors used.
+    weight_concentration_ : ndarray or tuple of two ndarrays
+    mean_precision_ : ndarray of shape (n_components,)
+    degrees_of_freedom_ : ndarray of shape (n_components,) or float for 'tied'
+    n_features_in_ : int
+    """
+
+    _parameter_constraints = {
+        key: GaussianMixture._parameter_constraints[key]
+        for key in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter",
+                    "n_init", "init_params", "random_state", "warm_start", "verbose",
+                    "verbose_interval")
+    } | {
+        "weight_concentration_prior_type": [StrOptions(set(WEIGHT_PRIOR_TYPES))],
+        "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+        "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+        "mean_prior": [None, "array-like"],
+        "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+        "covariance_prior": [None, "array-like",
+                             Interval(Real, 0.0, None, closed="neither")],
+    }
+
+    def __init__(self, *, n_components=1, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weight_concentration_prior_type="dirichlet_process",
+                 weight_concentration_prior=None, mean_precision_prior=None,
+                 mean_prior=None, degrees_of_freedom_prior=None, covariance_prior=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # Shared with GaussianMixture: the starting responsibilities (same random
+    # draws as scikit-learn), progress messages and sampling.
+    _initial_responsibilities = GaussianMixture._initial_responsibilities
+    _print_verbose_init_begin = GaussianMixture._print_verbose_init_begin
+    _print_verbose_iter_end = GaussianMixture._print_verbose_iter_end
+    _print_verbose_init_end = GaussianMixture._print_verbose_init_end
+    sample = GaussianMixture.sample
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None):
+        """Fit the variational posterior by coordinate ascent on the lower bound.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+        """
+        self._fit(X)
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit, then return the most probable component of each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._fit(X)
+        return self.predict(X)
+
+    def _priors(self, X):
+        """The priors, with scikit-learn's defaults taken from the data."""
+        n_features = X.shape[1]
+        if (self.degrees_of_freedom_prior is not None
+                and not self.degrees_of_freedom_prior > n_features - 1.0):
+            raise ValueError(
+                "The parameter 'degrees_of_freedom_prior' should be greater than "
+                f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}.")
+        if self.mean_prior is None:
+            mean = X.mean(axis=0, dtype=np.float64)
+        else:
+            mean = check_array(self.mean_prior, dtype=[np.float64, np.float32],
+                               ensure_2d=False)
+            _check_shape(mean, (n_features,), "means")
+        if self.covariance_prior is None:
+            covariance = np.atleast_2d(np.cov(X.T.astype(np.float64)))
+            covariance = {"full": covariance, "tied": covariance,
+                          "diag": np.diag(covariance).copy(),
+                          "spherical": float(np.diag(covariance).mean())
+                          }[self.covariance_type]
+        else:
+            covariance = check_covariance_prior(self.covariance_prior,
+                                                self.covariance_type, n_features)
+        return Priors(
+            weight_concentration_type=self.weight_concentration_prior_type,
+            weight_concentration=(1.0 / self.n_components
+                                  if self.weight_concentration_prior is None
+                                  else self.weight_concentration_prior),
+            mean_precision=(1.0 if self.mean_precision_prior is None
+                            else self.mean_precision_prior),
+            mean=np.asarray(mean, dtype=np.float64),
+            degrees_of_freedom=(n_features if self.degrees_of_freedom_prior is None
+                                else self.degrees_of_freedom_prior),
+            covariance=(covariance if self.covariance_type == "spherical"
+                        else np.asarray(covariance, dtype=np.float64)),
+        )
+
+    def _fit(self, X):
+        self._validate_params()
+        X = self._validate_data_for_fit(X)
+        priors = self._priors(X)
+        shift = X.mean(axis=0, dtype=np.float64)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        random_state = check_random_state(self.random_state)
+        best = None
+        for init in range(self.n_init if do_init else 1):
+            self._print_verbose_init_begin(init)
+            if do_init:
+                posterior = self._initial_posterior(X, priors, shift, random_state)
+                start_bound = -np.inf
+            else:
+                posterior = self._fitted_posterior()
+                start_bound = self.lower_bound_
+            run = self._run(X, posterior, priors, shift, start_bound)
+            self._print_verbose_init_end(run["lower_bound"], run["converged"])
+            if best is None or run["lower_bound"] > best["lower_bound"]:
+                best = run
+
+        if not best["converged"] and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different "
+                "init parameters, or increase max_iter, tol, or check for "
+                "degenerate data.", ConvergenceWarning)
+        self._set_priors(priors)
+        self._set_posterior(best["posterior"], X.dtype)
+        self.converged_ = best["converged"]
+        self.n_iter_ = best["n_iter"]
+        self.lower_bound_ = best["lower_bound"]
+        self.lower_bounds_ = best["lower_bounds"]
+        return X
+
+    def _validate_data_for_fit(self, X):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {X.shape[0]}")
+        return X
+
+    def _initial_posterior(self, X, priors, shift, random_state):
+        """Posterior from the starting responsibilities (one M-step, as scikit-learn)."""
+        resp = self._initial_responsibilities(X, None, random_state)
+        centred = X - shift.astype(X.dtype)
+        nk, first, second = statistics_from_resp(centred, resp, self.covariance_type)
+        stats = SufficientStatistics(nk, first, second, 0.0, float(X.shape[0]), shift)
+        return update_posterior(stats, priors, self.covariance_type, self.reg_covar)
+
+    def _run(self, X, posterior, priors, shift, bound):
+        """Coordinate ascent from ``posterior`` until the bound changes by less than ``tol``."""
+        n_features = X.shape[1]
+        lower_bounds = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):
+            previous = bound
+            params = self._mixture_parameters(posterior, priors)
+            log_weights = variational_log_weights(posterior, priors, n_features)
+            stats = e_step(X, params, shift=shift, log_weights=log_weights)
+            entropy = responsibility_entropy(stats, params, log_weights)
+            posterior = update_posterior(stats, priors, self.covariance_type,
+                                         self.reg_covar)
+            bound = lower_bound(posterior, priors, entropy, self.covariance_type)
+            lower_bounds.append(bound)
+            change = bound - previous
+            self._print_verbose_iter_end(n_iter, change)
+            if abs(change) < self.tol:
+                converged = True
+                break
+        return dict(posterior=posterior, lower_bound=bound, converged=converged,
+                    n_iter=n_iter, lower_bounds=lower_bounds)
+
+    def _mixture_parameters(self, posterior, priors):
+        weights = weights_from_concentration(posterior.weight_concentration,
+                                             priors.weight_concentration_type)
+        return MixtureParameters(weights, posterior.means, posterior.covariances,
+                                 posterior.precisions_cholesky, self.covariance_type)
+
+    # ------------------------------------------------------------- attributes
+    def _set_priors(self, priors):
+        self.weight_concentration_prior_ = priors.weight_concentration
+        self.mean_precision_prior_ = priors.mean_precision
+        self.mean_prior_ = priors.mean
+        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
+        self.covariance_prior_ = priors.covariance
+
+    def _set_posterior(self, posterior, dtype):
+        self.weight_concentration_ = posterior.weight_concentration
+        self.mean_precision_ = posterior.mean_precision
+        self.degrees_of_freedom_ = posterior.degrees_of_freedom
+        self.weights_ = weights_from_concentration(
+            posterior.weight_concentration,
+            self.weight_concentration_prior_type).astype(dtype)
+        self.means_ = posterior.means.astype(dtype)
+        self.covariances_ = posterior.covariances.astype(dtype)
+        self.precisions_cholesky_ = posterior.precisions_cholesky.astype(dtype)
+        self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
+                                                    self.covariance_type)
+
+    def _fitted_priors(self):
+        return Priors(self.weight_concentration_prior_type,
+                      self.weight_concentration_prior_, self.mean_precision_prior_,
+                      self.mean_prior_, self.degrees_of_freedom_prior_,
+                      self.covariance_prior_)
+
+    def _fitted_posterior(self):
+        return VariationalPosterior(
+            self.weight_concentration_, self.mean_precision_,
+            self.means_.astype(np.float64), self.degrees_of_freedom_,
+            self.covariances_.astype(np.float64),
+            self.precisions_cholesky_.astype(np.float64))
+
+    # ------------------------------------------------------------- inference
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _log_prob_resp(self, X):
+        X = self._check_X(X)
+        posterior, priors = self._fitted_posterior(), self._fitted_priors()
+        return estimate_log_prob_resp(
+            X, self._mixture_parameters(posterior, priors),
+            log_weights=variational_log_weights(posterior, priors, X.shape[1]))
+
+    def predict_proba(self, X):
+        """Responsibilities :math:`r_{nk}` of the variational E-step.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        return self._log_prob_resp(X)[1]
+
+    def predict(self, X):
+        """Component with the largest responsibility for each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score_samples(self, X):
+        r"""scikit-learn's per-sample score, :math:`\log \sum_k \exp(\log \rho_{nk})`.
+
+        :math:`\log \rho_{nk} = \mathbb{E}[\log \pi_k] + \mathbb{E}[\log
+        \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})]` are the unnormalised log
+        responsibilities. This is what scikit-learn returns; it is a lower bound
+        on the log predictive density (Jensen), not the density itself.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return self._log_prob_resp(X)[0]
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over X.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))

@@ -1,0 +1,186 @@
+r"""Choosing the number of components: BIC, AIC and ICL over a grid of models.
+
+Derived in chapter "How many components?" (``chapters/09_number_of_components.md``).
+Like R's mclust, :func:`fit_grid` fits every combination of a number of
+components and a covariance type and tabulates the criteria. All three follow
+scikit-learn's sign convention, **lower is better**:
+
+.. math::
+
+    \mathrm{BIC} = -2 \log L + p \log n, \qquad
+    \mathrm{AIC} = -2 \log L + 2 p, \qquad
+    \mathrm{ICL} = \mathrm{BIC} + 2\, \mathrm{EN}(r),
+    \quad \mathrm{EN}(r) = -\sum_{n,k} r_{nk} \log r_{nk} \ge 0,
+
+with :math:`\log L` the maximised log-likelihood, :math:`p` the number of free
+parameters and :math:`n` the number of samples (Schwarz 1978, Akaike 1974,
+Biernacki, Celeux and Govaert 2000). mclust reports
+:math:`\mathrm{BIC}_\text{mclust} = 2 \log L - p \log n = -\mathrm{BIC}` (higher
+is better) and likewise its ICL is minus the ICL here.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import xlogy
+
+from .covariance import COVARIANCE_TYPES
+from .gaussian_mixture import GaussianMixture
+
+CRITERIA = ("bic", "aic", "icl")
+
+GRID_DTYPE = np.dtype([
+    ("n_components", np.int64),
+    ("covariance_type", "U9"),
+    ("n_parameters", np.int64),
+    ("log_likelihood", np.float64),
+    ("bic", np.float64),
+    ("aic", np.float64),
+    ("icl", np.float64),
+])
+
+
+def classification_entropy(resp):
+    r"""Entropy of the responsibilities, :math:`\mathrm{EN}(r) = -\sum_{n,k} r_{nk} \log r_{nk}`.
+
+    Zero exactly when every :math:`r_{nk}` is 0 or 1 (:math:`0 \log 0 = 0`).
+
+    Parameters
+    ----------
+    resp : ndarray of shape (n_samples, n_components)
+
+    Returns
+    -------
+    entropy : float
+    """
+    return float(-xlogy(resp, resp).sum())
+
+
+def information_criteria(model, X):
+    """Log-likelihood, number of parameters, BIC, AIC and ICL of one fitted mixture.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+        gmmlib's or scikit-learn's (anything with ``score``, ``predict_proba``
+        and ``_n_parameters``).
+    X : ndarray of shape (n_samples, n_features)
+
+    Returns
+    -------
+    criteria : dict
+        Keys ``n_parameters``, ``log_likelihood`` (total, not per sample),
+        ``bic``, ``aic``, ``icl`` (all lower is better).
+    """
+    n_samples = X.shape[0]
+    n_parameters = int(model._n_parameters())
+    log_likelihood = float(np.sum(model.score_samples(X)))
+    bic = -2.0 * log_likelihood + n_parameters * np.log(n_samples)
+    return dict(
+        n_parameters=n_parameters,
+        log_likelihood=log_likelihood,
+        bic=bic,
+        aic=-2.0 * log_likelihood + 2.0 * n_parameters,
+        icl=bic + 2.0 * classification_entropy(model.predict_proba(X)),
+    )
+
+
+@dataclass
+class ModelGrid:
+    """The result of :func:`fit_grid`.
+
+    Attributes
+    ----------
+    table : structured ndarray of shape (n_models,)
+        One row per model, fields ``n_components``, ``covariance_type``,
+        ``n_parameters``, ``log_likelihood``, ``bic``, ``aic``, ``icl``.
+    models : dict
+        The fitted estimators, keyed by ``(n_components, covariance_type)``.
+    """
+
+    table: np.ndarray
+    models: dict
+
+    def best(self, criterion="bic"):
+        """The row with the lowest value of ``criterion`` ('bic', 'aic' or 'icl').
+
+        Returns
+        -------
+        row : numpy.void
+            ``row['n_components']``, ``row['covariance_type']``, ...
+        """
+        if criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+        return self.table[np.argmin(self.table[criterion])]
+
+    def choices(self):
+        """The model each criterion chooses.
+
+        Returns
+        -------
+        choices : dict
+            ``{criterion: (n_components, covariance_type)}`` for 'bic', 'aic', 'icl'.
+        """
+        return {criterion: (int(self.best(criterion)["n_components"]),
+                            str(self.best(criterion)["covariance_type"]))
+                for criterion in CRITERIA}
+
+    def best_model(self, criterion="bic"):
+        """The fitted estimator chosen by ``criterion``."""
+        row = self.best(criterion)
+        return self.models[int(row["n_components"]), str(row["covariance_type"])]
+
+    def curve(self, covariance_type, criterion="bic"):
+        """``(n_components, values)`` of one criterion for one covariance type."""
+        rows = self.table[self.table["covariance_type"] == covariance_type]
+        return rows["n_components"], rows[criterion]
+
+
+def fit_grid(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
+             estimator=GaussianMixture, **options):
+    """Fit a mixture for every number of components and covariance type.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : iterable of int, default=range(1, 10)
+    covariance_types : iterable of str, default=all four
+    estimator : class, default=gmmlib.GaussianMixture
+        Called as ``estimator(n_components=k, covariance_type=c, **options)``;
+        scikit-learn's ``GaussianMixture`` works too.
+    **options
+        Passed to every estimator (``random_state``, ``n_init``, ``tol``, ...).
+
+    Returns
+    -------
+    ModelGrid
+        The tidy table (one row per model) and the fitted models.
+
+    Examples
+    --------
+    >>> from gmmlib.datasets import make_blobs_mixture
+    >>> X, _ = make_blobs_mixture(300, n_components=2, random_state=0)
+    >>> grid = fit_grid(X, range(1, 4), ["full"], random_state=0)
+    >>> int(grid.best("bic")["n_components"])
+    2
+    """
+    X = np.asarray(X)
+    rows, models = [], {}
+    for covariance_type in covariance_types:
+        for k in n_components:
+            model = estimator(n_components=k, covariance_type=covariance_type,
+                              **options).fit(X)
+            criteria = information_criteria(model, X)
+            rows.append((k, covariance_type, criteria["n_parameters"],
+                         criteria["log_likelihood"], criteria["bic"], criteria["aic"],
+                         criteria["icl"]))
+            models[k, covariance_type] = model
+    return ModelGrid(np.array(rows, dtype=GRID_DTYPE), models)
+
+
+def mclust_bic(bic):
+    r"""Convert a BIC in scikit-learn's convention to mclust's: :math:`2 \log L - p \log n`.
+
+    The conversion is a change of sign; it works both ways (and for ICL too).
+    """
+    return -np.asarray(bic)
