@@ -9,10 +9,14 @@ from .two_gaussians import (TwoGaussianParameters, TwoGaussianTrace, e_step_two_
                             em_two_gaussians, expected_complete_log_likelihood_two_gaussians,
                             log_joint_two_gaussians, log_likelihood_two_gaussians,
                             m_step_two_gaussians)
+from .hard_em import (LloydKMeans, classification_em, fixed_variance_em, harden,
+                      isotropic_parameters)
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
             "em_two_gaussians", "expected_complete_log_likelihood_two_gaussians",
             "log_joint_two_gaussians", "log_likelihood_two_gaussians",
             "m_step_two_gaussians"]
+__all__ += ["LloydKMeans", "classification_em", "fixed_variance_em", "harden",
+            "isotropic_parameters"]
 __version__ = "0.1.0"

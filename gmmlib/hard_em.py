@@ -295,7 +295,7 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
     def _number_of_starts(self):
         init_is_array = not isinstance(self.init, str)
         if self.n_init == "auto":
-            return 10 if self.init == "random" else 1
+            return 1 if init_is_array or self.init == "k-means++" else 10
         if init_is_array and self.n_init != 1:
             warnings.warn(
                 "Explicit initial center position passed: performing only one init "
