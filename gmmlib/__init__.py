@@ -11,6 +11,7 @@ from .two_gaussians import (TwoGaussianParameters, TwoGaussianTrace, e_step_two_
                             m_step_two_gaussians)
 from .hard_em import (LloydKMeans, classification_em, fixed_variance_em, harden,
                       isotropic_parameters)
+from .gibbs import GibbsGaussianMixture, relabel_by_ordering, relabel_stephens
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
@@ -19,4 +20,5 @@ __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
             "m_step_two_gaussians"]
 __all__ += ["LloydKMeans", "classification_em", "fixed_variance_em", "harden",
             "isotropic_parameters"]
+__all__ += ["GibbsGaussianMixture", "relabel_by_ordering", "relabel_stephens"]
 __version__ = "0.1.0"
