@@ -6,6 +6,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 from sklearn.utils import check_random_state
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gmmlib import GaussianMixture, GibbsGaussianMixture
 from gmmlib.datasets import make_blobs_mixture
@@ -294,3 +295,8 @@ def test_bad_priors_are_errors(options, message):
 def test_too_few_samples_is_an_error():
     with pytest.raises(ValueError, match="Expected n_samples >= n_components"):
         GibbsGaussianMixture(5, n_draws=2).fit(np.random.default_rng(0).normal(size=(3, 2)))
+
+
+@parametrize_with_checks([GibbsGaussianMixture(2, n_draws=20, burn_in=5, random_state=0)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
