@@ -12,6 +12,9 @@ from .two_gaussians import (TwoGaussianParameters, TwoGaussianTrace, e_step_two_
 from .gem import conditional_m_step, ecm_m_step, gradient_m_step
 from .bayesian_mixture import BayesianGaussianMixture
 from .model_selection import ModelGrid, fit_grid, information_criteria
+from .hard_em import (LloydKMeans, classification_em, fixed_variance_em, harden,
+                      isotropic_parameters)
+from .gibbs import GibbsGaussianMixture, relabel_by_ordering, relabel_stephens
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
@@ -21,4 +24,7 @@ __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
 __all__ += ["conditional_m_step", "ecm_m_step", "gradient_m_step"]
 __all__ += ["BayesianGaussianMixture"]
 __all__ += ["ModelGrid", "fit_grid", "information_criteria"]
+__all__ += ["LloydKMeans", "classification_em", "fixed_variance_em", "harden",
+            "isotropic_parameters"]
+__all__ += ["GibbsGaussianMixture", "relabel_by_ordering", "relabel_stephens"]
 __version__ = "0.1.0"
