@@ -13,7 +13,6 @@ practice" uses it to compare the four covariance types.
 """
 
 import numpy as np
-from matplotlib.patches import Ellipse
 
 from .covariance import full_covariances
 
@@ -84,6 +83,8 @@ def plot_gaussian_ellipses(ax, means, covariances, covariance_type="full", scale
     ellipses : list of matplotlib.patches.Ellipse
         The patches added to ``ax``, one per component.
     """
+    from matplotlib.patches import Ellipse  # matplotlib is needed only to draw
+
     means = np.asarray(means, dtype=np.float64)
     n_components, n_features = means.shape
     pair = list(features)
