@@ -183,9 +183,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}")
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
+        e_step_function = e_step_for(X, self.missing_values)
         X_filled = fill_with_column_means(X, sample_weight)  # X itself without NaN
         shift = np.average(X_filled, axis=0, weights=sample_weight).astype(np.float64)
-        e_step_function = e_step_for(X, self.missing_values)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -314,6 +314,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _allow_nan(self):
         return "allow-nan" if self.missing_values == "marginalize" else True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing_values == "marginalize"
+        return tags
 
     def _check_X(self, X):
         check_is_fitted(self)

@@ -120,13 +120,24 @@ def fill_with_column_means(X, sample_weight=None):
     -------
     X_filled : ndarray of shape (n_samples, n_features)
         X itself when nothing is missing, otherwise a filled copy.
+
+    Raises
+    ------
+    ValueError
+        If a column has no observed value (with positive weight).
     """
     missing = np.isnan(X)
     if not missing.any():
         return X
     weights = np.ones(len(X)) if sample_weight is None else sample_weight
-    observed_weights = weights[:, None] * ~missing
-    column_means = np.where(missing, 0.0, X).T @ weights / observed_weights.sum(axis=0)
+    observed_weight = (weights[:, None] * ~missing).sum(axis=0)
+    empty = np.flatnonzero(observed_weight == 0)
+    if empty.size:
+        raise ValueError(
+            f"Input X has {empty.size} feature(s) with no observed value (NaN in every "
+            f"sample with positive weight), the first is feature {empty[0]}. Remove "
+            "such features before calling this method.")
+    column_means = np.where(missing, 0.0, X).T @ weights / observed_weight
     return np.where(missing, column_means.astype(X.dtype), X)
 
 

@@ -9,6 +9,7 @@ ESTIMATORS = [
     GaussianMixture(n_components=2, covariance_type="diag", random_state=0),
     GaussianMixture(n_components=2, covariance_type="tied", init_params="k-means++",
                     random_state=0),
+    GaussianMixture(n_components=2, missing_values="marginalize", random_state=0),
 ]
 
 # scikit-learn's GaussianMixture has no sample_weight, so it never meets this

@@ -253,6 +253,23 @@ def test_infinity_is_still_rejected_when_marginalising():
         GaussianMixture(2, missing_values="marginalize").fit(X)
 
 
+def test_a_feature_with_no_observed_value_is_an_error():
+    X = make_blobs_mixture(100, n_features=3, random_state=16)[0]
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match="1 feature.s. with no observed value.*feature 1"):
+        GaussianMixture(2, missing_values="marginalize").fit(X)
+    X = make_blobs_mixture(100, n_features=3, random_state=16)[0]
+    X[:50, 2] = np.nan
+    weights = np.r_[np.ones(50), np.zeros(50)]
+    with pytest.raises(ValueError, match="feature 2"):
+        fill_with_column_means(X, weights)
+
+
+def test_scikit_learn_tags_declare_nan_support():
+    assert not GaussianMixture().__sklearn_tags__().input_tags.allow_nan
+    assert GaussianMixture(missing_values="marginalize").__sklearn_tags__().input_tags.allow_nan
+
+
 def test_a_row_with_no_observed_value_is_an_error():
     X = make_blobs_mixture(100, random_state=16)[0]
     X[[5, 9]] = np.nan
