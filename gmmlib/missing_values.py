@@ -1,8 +1,8 @@
 r"""EM for a Gaussian mixture when some coordinates of X are missing (NaN).
 
 Chapter "EM with missing values" (``chapters/11_missing_values.md``) derives
-the algorithm; it is the setting EM was named for {Dempster, Laird and Rubin
-1977; Ghahramani and Jordan 1994; Little and Rubin 2019}. Values are assumed
+the algorithm; it is the setting EM was named for (Dempster, Laird and Rubin
+1977; Ghahramani and Jordan 1994; Little and Rubin 2019). Values are assumed
 missing at random: whether a value is missing may depend on what was observed,
 not on the missing value itself.
 
