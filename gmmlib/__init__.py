@@ -15,6 +15,9 @@ from .model_selection import ModelGrid, fit_grid, information_criteria
 from .hard_em import (LloydKMeans, classification_em, fixed_variance_em, harden,
                       isotropic_parameters)
 from .gibbs import GibbsGaussianMixture, relabel_by_ordering, relabel_stephens
+from .plotting import plot_gaussian_ellipses
+from .anomaly import density_threshold, flag_anomalies
+from .missing_values import impute_conditional_means
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
@@ -27,4 +30,7 @@ __all__ += ["ModelGrid", "fit_grid", "information_criteria"]
 __all__ += ["LloydKMeans", "classification_em", "fixed_variance_em", "harden",
             "isotropic_parameters"]
 __all__ += ["GibbsGaussianMixture", "relabel_by_ordering", "relabel_stephens"]
+__all__ += ["plot_gaussian_ellipses"]
+__all__ += ["density_threshold", "flag_anomalies"]
+__all__ += ["impute_conditional_means"]
 __version__ = "0.1.0"

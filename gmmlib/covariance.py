@@ -188,3 +188,38 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
         "diag": n_components * n_features,
         "spherical": n_components,
     }[covariance_type]
+
+
+
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    r"""The covariances of any type as one stack of full matrices.
+
+    'tied' repeats the shared matrix :math:`\Sigma`, 'diag' puts each vector on
+    a diagonal and 'spherical' multiplies the identity by each variance,
+    :math:`\Sigma_k = \sigma_k^2 I`. Used where an algorithm needs the matrices
+    themselves: marginals and conditionals in :mod:`gmmlib.missing_values`
+    (chapter "EM with missing values") and the ellipses of
+    :mod:`gmmlib.plotting` (chapter "scikit-learn in practice").
+
+    Parameters
+    ----------
+    covariances : array-like
+        Shape (n_components, n_features, n_features), (n_features, n_features),
+        (n_components, n_features) or (n_components,) by covariance type.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    n_components : int
+    n_features : int
+
+    Returns
+    -------
+    covariances : ndarray of shape (n_components, n_features, n_features)
+        A new float64 array; the input is not modified.
+    """
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        return covariances.copy()
+    if covariance_type == "tied":
+        return np.repeat(covariances[None], n_components, axis=0)
+    if covariance_type == "spherical":
+        covariances = np.repeat(covariances[:, None], n_features, axis=1)
+    return covariances[:, :, None] * np.eye(n_features)

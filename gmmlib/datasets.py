@@ -110,3 +110,79 @@ def make_blobs_mixture(n_samples=600, n_components=3, n_features=2,
     factors = rng.standard_normal((n_components, n_features, n_features)) / np.sqrt(n_features)
     covariances = factors @ factors.transpose(0, 2, 1) + 0.3 * np.eye(n_features)
     return make_mixture(n_samples, weights, means, covariances, rng)
+
+
+def make_mixture_with_outliers(n_samples=600, n_outliers=30, n_components=3,
+                               n_features=2, separation=4.0, box_scale=2.0,
+                               random_state=None):
+    """A mixture with planted anomalies: uniform draws on a wide box.
+
+    The inliers come from :func:`make_blobs_mixture`. The outliers are uniform
+    on the bounding box of the inliers enlarged ``box_scale`` times about its
+    centre, so most land in regions the mixture gives low density, but some
+    fall among the inliers and cannot be told apart from them. Used by the
+    chapter "Anomaly detection".
+
+    Parameters
+    ----------
+    n_samples : int, default=600
+        Number of inliers.
+    n_outliers : int, default=30
+        Number of planted anomalies.
+    n_components, n_features, separation
+        Passed to :func:`make_blobs_mixture`.
+    box_scale : float, default=2.0
+        Side lengths of the outliers' box relative to the inliers' bounding box.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples + n_outliers, n_features)
+        Inliers and outliers, in random order.
+    is_outlier : ndarray of shape (n_samples + n_outliers,), dtype bool
+        True for the planted anomalies.
+    """
+    rng = _rng(random_state)
+    inliers, _ = make_blobs_mixture(n_samples, n_components, n_features, separation, rng)
+    low, high = inliers.min(axis=0), inliers.max(axis=0)
+    centre, half_width = (low + high) / 2, box_scale * (high - low) / 2
+    outliers = rng.uniform(centre - half_width, centre + half_width,
+                           size=(n_outliers, n_features))
+    order = rng.permutation(n_samples + n_outliers)
+    X = np.concatenate([inliers, outliers])[order]
+    is_outlier = (np.arange(n_samples + n_outliers) >= n_samples)[order]
+    return X, is_outlier
+
+
+def remove_at_random(X, missing_fraction, random_state=None):
+    """Hide entries of X completely at random, keeping one value in every row.
+
+    Each entry is replaced by NaN with probability ``missing_fraction``,
+    independently of everything else; a row that loses all its values gets one
+    of them back, chosen at random. Whether a value is missing never depends on
+    the data, so the result is missing completely at random. Used by the chapter
+    "EM with missing values".
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Complete data (not modified).
+    missing_fraction : float in [0, 1)
+        Probability that an entry is hidden.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    X_missing : ndarray of shape (n_samples, n_features)
+        A copy of X with NaN for the hidden entries.
+    """
+    rng = _rng(random_state)
+    X_missing = np.array(X, dtype=float)
+    n_samples, n_features = X_missing.shape
+    missing = rng.random((n_samples, n_features)) < missing_fraction
+    empty = np.flatnonzero(missing.all(axis=1))
+    missing[empty, rng.integers(n_features, size=empty.size)] = False
+    X_missing[missing] = np.nan
+    return X_missing

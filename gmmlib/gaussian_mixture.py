@@ -25,6 +25,8 @@ from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
 from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
                        statistics_from_resp, SufficientStatistics)
 from .gem import M_STEPS
+from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
+                             estimate_log_prob_resp_missing, fill_with_column_means)
 from .validation import (check_means, check_precisions, check_sample_weight,
                          check_weights)
 
@@ -71,6 +73,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         The M-step: EM's closed-form maximiser of Q, or a generalized-EM step
         that only increases Q (:mod:`gmmlib.gem`): conditional maximisation
         block by block, or one gradient-ascent step per block.
+    missing_values : {'error', 'marginalize'}, default='error'
+        What to do with NaN in X. 'error' rejects it, as scikit-learn does.
+        'marginalize' treats NaN as missing at random: each sample is scored by
+        the marginal density of its observed coordinates and the M-step uses
+        conditional expectations (:mod:`gmmlib.missing_values`, chapter "EM with
+        missing values"); starting parameters come from the data with each NaN
+        replaced by its column mean. A sample with no observed value is an error.
 
     Attributes
     ----------
@@ -116,13 +125,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "m_step": [StrOptions(set(M_STEPS))],
+        "missing_values": [StrOptions(set(MISSING_VALUES_OPTIONS))],
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, m_step="exact"):
+                 verbose_interval=10, m_step="exact", missing_values="error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -138,6 +148,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.m_step = m_step
+        self.missing_values = missing_values
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -171,7 +182,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32],
-                          ensure_min_samples=2)
+                          ensure_min_samples=2, ensure_all_finite=self._allow_nan())
         n_samples = X.shape[0]
         if n_samples < self.n_components:
             raise ValueError(
@@ -179,7 +190,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}")
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
-        shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        e_step_function = e_step_for(X, self.missing_values)
+        X_filled = fill_with_column_means(X, sample_weight)  # X itself without NaN
+        shift = np.average(X_filled, axis=0, weights=sample_weight).astype(np.float64)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -187,13 +200,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for init in range(self.n_init if do_init else 1):
             self._print_verbose_init_begin(init)
             if do_init:
-                params = self._initial_parameters(X, sample_weight, starting,
+                params = self._initial_parameters(X_filled, sample_weight, starting,
                                                   random_state)
                 lower_bound = -np.inf
             else:
                 params = self._fitted_parameters()
                 lower_bound = self.lower_bound_
-            run = self._run_em(X, params, sample_weight, shift, lower_bound)
+            run = self._run_em(X, params, sample_weight, shift, lower_bound,
+                               e_step_function)
             self._print_verbose_init_end(run["lower_bound"], run["converged"])
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
@@ -211,7 +225,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.history_ = np.array(best["history"], dtype=HISTORY_DTYPE)
         return X
 
-    def _run_em(self, X, params, sample_weight, shift, lower_bound):
+    def _run_em(self, X, params, sample_weight, shift, lower_bound, e_step=e_step):
         """EM from ``params`` until the lower bound changes by less than ``tol``."""
         update = M_STEPS[self.m_step]
         history, lower_bounds = [], []
@@ -306,9 +320,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             getattr(self, "covariances_", None),
             self.precisions_cholesky_.astype(np.float64), self.covariance_type)
 
+    def _allow_nan(self):
+        return "allow-nan" if self.missing_values == "marginalize" else True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing_values == "marginalize"
+        return tags
+
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
+                             ensure_all_finite=self._allow_nan())
+
+    def _estimate_log_prob_resp(self, X):
+        if self.missing_values == "marginalize":
+            return estimate_log_prob_resp_missing(X, self._fitted_parameters())
+        return estimate_log_prob_resp(X, self._fitted_parameters())
 
     # ------------------------------------------------------------- inference
     def predict_proba(self, X):
@@ -319,7 +347,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
         """
         X = self._check_X(X)
-        return estimate_log_prob_resp(X, self._fitted_parameters())[1]
+        return self._estimate_log_prob_resp(X)[1]
 
     def predict(self, X):
         """Most probable component of each sample.
@@ -338,7 +366,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_prob : ndarray of shape (n_samples,)
         """
         X = self._check_X(X)
-        return estimate_log_prob_resp(X, self._fitted_parameters())[0]
+        return self._estimate_log_prob_resp(X)[0]
 
     def score(self, X, y=None):
         """Mean log-likelihood per sample of X.

@@ -11,6 +11,7 @@ ESTIMATORS = [
                     random_state=0),
     GaussianMixture(n_components=2, covariance_type="spherical", m_step="gradient",
                     random_state=0),
+    GaussianMixture(n_components=2, missing_values="marginalize", random_state=0),
 ]
 
 # scikit-learn's GaussianMixture has no sample_weight, so it never meets this
