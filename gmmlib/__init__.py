@@ -18,6 +18,9 @@ from .gibbs import GibbsGaussianMixture, relabel_by_ordering, relabel_stephens
 from .plotting import plot_gaussian_ellipses
 from .anomaly import density_threshold, flag_anomalies
 from .missing_values import impute_conditional_means
+from .free_energy import (entropy, expected_complete_log_likelihood, free_energy,
+                          kl_gap, log_likelihood)
+from .incremental import incremental_em
 
 __all__ = ["GaussianMixture"]
 __all__ += ["TwoGaussianParameters", "TwoGaussianTrace", "e_step_two_gaussians",
@@ -33,4 +36,6 @@ __all__ += ["GibbsGaussianMixture", "relabel_by_ordering", "relabel_stephens"]
 __all__ += ["plot_gaussian_ellipses"]
 __all__ += ["density_threshold", "flag_anomalies"]
 __all__ += ["impute_conditional_means"]
+__all__ += ["entropy", "expected_complete_log_likelihood", "free_energy", "kl_gap",
+            "log_likelihood", "incremental_em"]
 __version__ = "0.1.0"

@@ -27,6 +27,7 @@ from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step
 from .gem import M_STEPS
 from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
                              estimate_log_prob_resp_missing, fill_with_column_means)
+from .online import StepwiseEM
 from .validation import (check_means, check_precisions, check_sample_weight,
                          check_weights)
 
@@ -80,6 +81,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         conditional expectations (:mod:`gmmlib.missing_values`, chapter "EM with
         missing values"); starting parameters come from the data with each NaN
         replaced by its column mean. A sample with no observed value is an error.
+    learning_decay : float in (0.5, 1], default=0.6
+        Exponent :math:`\\alpha` of the step size
+        :math:`\\eta_t = (t + t_0)^{-\\alpha}` of :meth:`partial_fit`.
+    learning_offset : float > 0, default=2.0
+        Offset :math:`t_0` of that step size; larger values make the early
+        steps smaller.
 
     Attributes
     ----------
@@ -106,6 +113,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         (at the parameters it produced).
     n_features_in_ : int
         Number of features seen in ``fit``.
+    n_steps_ : int
+        Number of :meth:`partial_fit` calls since the online statistics were
+        started (set by :meth:`partial_fit` only).
     """
 
     _parameter_constraints = {
@@ -126,13 +136,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "m_step": [StrOptions(set(M_STEPS))],
         "missing_values": [StrOptions(set(MISSING_VALUES_OPTIONS))],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="neither")],
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, m_step="exact", missing_values="error"):
+                 verbose_interval=10, m_step="exact", missing_values="error",
+                 learning_decay=0.6, learning_offset=2.0):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -149,6 +162,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.m_step = m_step
         self.missing_values = missing_values
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -184,10 +199,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32],
                           ensure_min_samples=2, ensure_all_finite=self._allow_nan())
         n_samples = X.shape[0]
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}")
+        self._check_n_samples(n_samples)
+        self._stepwise = None
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
         e_step_function = e_step_for(X, self.missing_values)
@@ -247,7 +260,55 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return dict(params=params, lower_bound=lower_bound, converged=converged,
                     n_iter=n_iter, lower_bounds=lower_bounds, history=history)
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        r"""Update the mixture with one mini-batch by stepwise online EM.
+
+        An E-step on the batch, the running sufficient statistics moved
+        towards the batch's by :math:`\eta_t = (t + t_0)^{-\alpha}`, an M-step
+        (:class:`gmmlib.online.StepwiseEM`; chapter "The free-energy view").
+        The first call starts from the fitted parameters if :meth:`fit` was
+        called, otherwise it initialises them on this batch as :meth:`fit`
+        does; :meth:`fit` discards the running statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The mini-batch.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``lower_bound_`` holds the mean log-likelihood of this batch under
+            the parameters of its E-step.
+        """
+        self._validate_params()
+        fitted = hasattr(self, "means_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not fitted)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if getattr(self, "_stepwise", None) is None:
+            if fitted:
+                params = self._fitted_parameters()
+            else:
+                self._check_n_samples(X.shape[0])
+                params = self._initial_parameters(
+                    X, sample_weight, self._checked_starting_parameters(X.shape[1]),
+                    check_random_state(self.random_state))
+            self._stepwise = StepwiseEM(params, np.average(X, axis=0, weights=sample_weight),
+                                        self.learning_decay, self.learning_offset)
+        self.lower_bound_ = self._stepwise.update(X, sample_weight, self.reg_covar)
+        self._set_parameters(self._stepwise.params, X.dtype)
+        self.n_steps_ = self._stepwise.n_steps
+        return self
+
     # ----------------------------------------------------------- initialisation
+    def _check_n_samples(self, n_samples):
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}")
+
     def _checked_starting_parameters(self, n_features):
         """User-given starting parameters, validated (constructor values untouched)."""
         k = self.n_components

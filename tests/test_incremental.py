@@ -1,0 +1,125 @@
+"""Incremental EM: coordinate ascent on the free energy that reaches the EM fixed point."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+from conftest import DATASETS, starting_parameters
+from gmmlib import GaussianMixture, incremental_em
+from gmmlib.datasets import make_blobs_mixture
+from gmmlib.em_steps import (SufficientStatistics, estimate_log_prob_resp, m_step,
+                             statistics_from_resp)
+from gmmlib.free_energy import free_energy, log_likelihood
+from test_free_energy import parameters
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def blobs(name):
+    spec = DATASETS[name]
+    return make_blobs_mixture(**spec)[0], spec["n_components"]
+
+
+def reference_incremental_em(X, params, n_batches, n_sweeps, reg_covar):
+    """Incremental EM spelled out: q stored for every sample, F from its definition."""
+    shift = X.mean(axis=0)
+    covariance_type = params.covariance_type
+
+    def m_step_from(resp):
+        nk, first, second = statistics_from_resp(X - shift, resp, covariance_type)
+        return m_step(SufficientStatistics(nk, first, second, 0.0, 0.0, shift),
+                      covariance_type, reg_covar)
+
+    _, resp = estimate_log_prob_resp(X, params)
+    free_energies = [free_energy(X, resp, params)]
+    params = m_step_from(resp)
+    free_energies.append(free_energy(X, resp, params))
+    for _ in range(n_sweeps):
+        for rows in np.array_split(np.arange(len(X)), n_batches):
+            resp[rows] = estimate_log_prob_resp(X[rows], params)[1]
+            free_energies.append(free_energy(X, resp, params))
+            params = m_step_from(resp)
+            free_energies.append(free_energy(X, resp, params))
+    return params, np.array(free_energies)
+
+
+def ascent_sequence(history):
+    """F after each half-step, in order: E, M, E, M, ..."""
+    return np.column_stack([history["free_energy_after_e_step"],
+                            history["free_energy_after_m_step"]]).ravel()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_matches_the_algorithm_spelled_out(covariance_type):
+    X, n_components = blobs("overlapping")
+    start = parameters(X, n_components, covariance_type)
+    result = incremental_em(X, start, n_batches=7, n_sweeps=2)
+    params, free_energies = reference_incremental_em(X, start, 7, 2, reg_covar=1e-6)
+    assert_allclose(ascent_sequence(result.history), free_energies, rtol=1e-11)
+    for name in ["weights", "means", "covariances"]:
+        assert_allclose(getattr(result.params, name), getattr(params, name), rtol=1e-9,
+                        err_msg=name)
+    history = result.history
+    assert_array_equal(history["step"], np.arange(1 + 2 * 7))
+    assert_array_equal(history["sweep"], [0] + [1] * 7 + [2] * 7)
+    assert_array_equal(history["batch"], [-1] + list(range(7)) * 2)
+
+
+@pytest.mark.parametrize("reg_covar", [0.0, 1e-6])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_free_energy_never_decreases(name, covariance_type, reg_covar):
+    X, n_components = blobs(name)
+    result = incremental_em(X, parameters(X, n_components, covariance_type), n_batches=10,
+                            n_sweeps=5, reg_covar=reg_covar)
+    free_energies = ascent_sequence(result.history)
+    steps = np.diff(free_energies)
+    assert np.all(steps >= -1e-12 * np.abs(free_energies[1:]))
+    assert free_energies[-1] - free_energies[0] > 1.0
+    # The bound: after every sweep, l(Theta) >= F(q, Theta) at the same Theta.
+    after_sweeps = result.history["free_energy_after_m_step"][::10]
+    assert np.all(result.log_likelihoods[1:] >= after_sweeps - 1e-12 * np.abs(after_sweeps))
+    # Right after the first full E-step the bound is tight.
+    assert_allclose(free_energies[0], result.log_likelihoods[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, covariance_type", [
+    ("separated", "full"), ("separated", "tied"), ("separated", "diag"),
+    ("separated", "spherical"), ("six_features", "tied"), ("six_features", "diag")])
+def test_reaches_the_batch_em_fixed_point(name, covariance_type):
+    X, n_components = blobs(name)
+    result = incremental_em(X, parameters(X, n_components, covariance_type), n_batches=10,
+                            n_sweeps=50)
+    batch = GaussianMixture(n_components, covariance_type=covariance_type, tol=1e-13,
+                            max_iter=5000,
+                            **starting_parameters(X, n_components, covariance_type)).fit(X)
+    assert_allclose(result.log_likelihoods[-1], batch.score(X) * len(X), rtol=1e-10)
+    for name in ["weights", "means", "covariances"]:
+        assert_allclose(getattr(result.params, name), getattr(batch, name + "_"),
+                        rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_batch_is_batch_em(covariance_type):
+    X, n_components = blobs("six_features")
+    start = starting_parameters(X, n_components, covariance_type)
+    sample_weight = np.random.default_rng(0).uniform(0, 2, len(X))
+    result = incremental_em(X, parameters(X, n_components, covariance_type), n_batches=1,
+                            n_sweeps=4, sample_weight=sample_weight)
+    with pytest.warns(ConvergenceWarning):
+        batch = GaussianMixture(n_components, covariance_type=covariance_type, tol=0.0,
+                                max_iter=5, **start).fit(X, sample_weight=sample_weight)
+    assert_allclose(result.log_likelihoods[1:] / sample_weight.sum(),
+                    batch.history_["log_likelihood_after"], rtol=1e-10)
+    assert_allclose(result.params.means, batch.means_, rtol=1e-9)
+    assert_allclose(log_likelihood(X, result.params, sample_weight),
+                    result.log_likelihoods[-1], rtol=1e-12)
+
+
+def test_rejects_bad_numbers_of_batches():
+    X, n_components = blobs("separated")
+    start = parameters(X, n_components, "full")
+    for n_batches in [0, len(X) + 1]:
+        with pytest.raises(ValueError, match="n_batches must be between 1 and n_samples"):
+            incremental_em(X, start, n_batches=n_batches)
