@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
+from . import distributed
 from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
                        statistics_from_resp, SufficientStatistics)
 from .validation import (check_means, check_precisions, check_sample_weight,
@@ -138,7 +139,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
+            A dask array is fitted where its blocks are, each E-step one
+            map-reduce (:mod:`gmmlib.distributed`); it needs the starting
+            parameters or ``init_params='random_from_data'``.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; weight 2 on a sample is the same as
@@ -163,8 +167,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32],
-                          ensure_min_samples=2)
+        if distributed.is_dask_array(X):
+            X = distributed.check_dask_array(self, X)
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32],
+                              ensure_min_samples=2)
         n_samples = X.shape[0]
         if n_samples < self.n_components:
             raise ValueError(
@@ -172,7 +179,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}")
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
-        shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
+        if distributed.is_dask_array(X):
+            shift = distributed.column_mean(X)
+        else:
+            shift = np.average(X, axis=0, weights=sample_weight).astype(np.float64)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -209,12 +219,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         history, lower_bounds = [], []
         converged = False
         n_iter = 0
-        stats = e_step(X, params, sample_weight, shift)
+        e_step_of_data = distributed.e_step if distributed.is_dask_array(X) else e_step
+        stats = e_step_of_data(X, params, sample_weight, shift)
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
             params = m_step(stats, self.covariance_type, self.reg_covar)
             lower_bound = stats.mean_log_likelihood
-            stats = e_step(X, params, sample_weight, shift)
+            stats = e_step_of_data(X, params, sample_weight, shift)
             history.append((n_iter, lower_bound, stats.mean_log_likelihood))
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
@@ -263,10 +274,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Parameters to start EM from: given ones, the rest from an M-step."""
         params = None
         if any(value is None for value in starting.values()):
-            resp = self._initial_responsibilities(X, sample_weight, random_state)
             shift = np.zeros(X.shape[1])
-            nk, first, second = statistics_from_resp(X, resp, self.covariance_type,
-                                                     sample_weight)
+            if distributed.is_dask_array(X):
+                nk, first, second = distributed.initial_statistics(
+                    X, self.n_components, self.init_params, self.covariance_type,
+                    random_state)
+            else:
+                resp = self._initial_responsibilities(X, sample_weight, random_state)
+                nk, first, second = statistics_from_resp(X, resp, self.covariance_type,
+                                                         sample_weight)
             stats = SufficientStatistics(nk, first, second, 0.0, 0.0, shift)
             params = m_step(stats, self.covariance_type, self.reg_covar)
         weights = params.weights if starting["weights"] is None else starting["weights"]
