@@ -5,7 +5,7 @@ in this one process, alternating, from the same starting parameters, with
 ``tol=0`` so both run the same iterations. The time per iteration is the
 difference between a fit of ``1 + iterations`` and a fit of 1 iteration,
 divided by ``iterations`` (so validation and set-up do not count); the table
-shows the median over ``--repeats`` runs. "max rel diff" is the largest of
+shows the median over ``--repeats`` runs (:mod:`gmmlib.timing`). "max rel diff" is the largest of
 ``max|ours - theirs| / max|theirs|`` over the weights, means and covariances
 after the long fit.
 
@@ -25,20 +25,19 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from threadpoolctl import threadpool_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gmmlib import GaussianMixture  # noqa: E402
 from gmmlib.datasets import make_blobs_mixture  # noqa: E402
+from gmmlib.timing import (compare_iteration_times, fit_seconds,  # noqa: E402
+                           max_relative_difference)
 
 LIBRARIES = {"scikit-learn": SklearnGaussianMixture, "gmmlib": GaussianMixture}
 
@@ -97,41 +96,21 @@ def make_data(case, dtype=np.float64):
     return X.astype(dtype), start
 
 
-def fit(library, case, X, start, max_iter):
-    """Seconds for one fit, and the fitted model."""
-    model = LIBRARIES[library](case.n_components, covariance_type=case.covariance_type,
-                               tol=0.0, max_iter=max_iter, **start)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        begin = time.perf_counter()
-        model.fit(X)
-        return time.perf_counter() - begin, model
-
-
-def seconds_per_iteration(library, case, X, start):
-    short, _ = fit(library, case, X, start, 1)
-    long, model = fit(library, case, X, start, 1 + case.iterations)
-    return max(long - short, 0.0) / case.iterations, model
-
-
-def relative_difference(ours, theirs):
-    """Largest max|a - b| / max|b| over the fitted weights, means and covariances."""
-    return max(float(np.max(np.abs(getattr(ours, name).astype(np.float64)
-                                   - getattr(theirs, name)))
-                     / np.max(np.abs(getattr(theirs, name))))
-               for name in ("weights_", "means_", "covariances_"))
+def factories(case, start):
+    """``max_iter -> unfitted estimator`` for each library, from the same start."""
+    def factory(estimator):
+        return lambda max_iter: estimator(case.n_components,
+                                          covariance_type=case.covariance_type, tol=0.0,
+                                          max_iter=max_iter, **start)
+    return {library: factory(estimator) for library, estimator in LIBRARIES.items()}
 
 
 def time_case(case, repeats, dtype=np.float64, libraries=tuple(LIBRARIES)):
     """Median seconds per iteration of each library, alternating them."""
     X, start = make_data(case, dtype)
-    times = {library: [] for library in libraries}
-    models = {}
-    for _ in range(repeats):
-        for library in libraries:
-            seconds, models[library] = seconds_per_iteration(library, case, X, start)
-            times[library].append(seconds)
-    return {library: float(np.median(values)) for library, values in times.items()}, models
+    chosen = {name: factory for name, factory in factories(case, start).items()
+              if name in libraries}
+    return compare_iteration_times(chosen, X, case.iterations, repeats)
 
 
 def memory_child(library, folder):
@@ -139,7 +118,7 @@ def memory_child(library, folder):
     X = np.load(Path(folder) / "X.npy")
     start = dict(np.load(Path(folder) / "start.npz"))
     before = memory_megabytes("VmRSS")
-    fit(library, MEMORY_CASE, X, start, MEMORY_CASE.iterations)
+    fit_seconds(factories(MEMORY_CASE, start)[library](MEMORY_CASE.iterations), X)
     print(json.dumps({"peak_beyond_data_mb": memory_megabytes("VmHWM") - before,
                       "data_mb": X.nbytes / 2**20}))
 
@@ -217,7 +196,7 @@ def main():
             target += f", <= {5 * FLOOR_SECONDS:.2f} s"
         print(f"| {case.name} | {times['scikit-learn']:.4f} | {times['gmmlib']:.4f} "
               f"| {ratio:.1f}x | {target} "
-              f"| {relative_difference(models['gmmlib'], models['scikit-learn']):.1e} |",
+              f"| {max_relative_difference(models['gmmlib'], models['scikit-learn']):.1e} |",
               flush=True)
 
     case = FLOAT32_CASE
