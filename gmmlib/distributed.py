@@ -18,8 +18,8 @@ import sys
 
 import numpy as np
 
-from .em_steps import (SufficientStatistics, accumulate_statistics, natural_parameters,
-                       statistics_from_resp, unpack_moments)
+from .em_steps import (SufficientStatistics, accumulate_statistics, as_shift,
+                       natural_parameters, statistics_from_resp, unpack_moments)
 
 
 def is_dask_array(X):
@@ -122,7 +122,7 @@ def e_step(X, params, sample_weight=None, shift=None):
     if sample_weight is not None:
         raise ValueError("sample_weight is not supported when fitting a dask array.")
     n_samples, n_features = X.shape
-    shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
+    shift = as_shift(shift, n_features, X.dtype)
     coefficients = natural_parameters(params, shift).astype(X.dtype)
     n_components, n_stats = coefficients.shape
     block_sums = X.map_blocks(

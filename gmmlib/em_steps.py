@@ -23,8 +23,10 @@ so for a block of rows the log-densities are one matrix product of the natural
 parameters :math:`\eta_k` (:func:`natural_parameters`) with the features
 (:func:`sufficient_features`), and the statistics are one product of the
 responsibilities with the same features. Chapter "Empirical performance"
-measures what this buys against scikit-learn. Blocks are shared between
-threads (numpy releases the GIL), each with BLAS limited to one thread.
+derives this form and measures what it buys against scikit-learn. Blocks are
+shared between threads (numpy releases the GIL), with BLAS limited to one
+thread meanwhile. :func:`estimate_log_gaussian_prob` keeps the textbook
+formula; predictions use it, and the tests check the E-step against it.
 
 The data are centred on a fixed ``shift`` (usually the data mean) before the
 sums are taken, which keeps :math:`T_k / N_k - \mu_k \mu_k^\top` accurate for
@@ -43,9 +45,11 @@ from .covariance import (covariances_from_statistics, log_det_cholesky,
 
 LOG_2PI = np.log(2.0 * np.pi)
 
-#: Entries (rows x (statistics + components)) that the working arrays of one
-#: block of rows may hold: 2**17 float64 numbers are 1 MiB, a core's L2 cache here.
-BLOCK_ENTRIES = 2**17
+#: Bytes that the working arrays of one block of rows (its features and
+#: log-densities) may take. 2 MiB was fastest on the development machine (1 MiB
+#: of L2 cache per core, 32 MiB of shared L3): small enough to stay in cache,
+#: large enough that per-block overheads and threads waiting for the GIL stay small.
+BLOCK_BYTES = 2**21
 
 #: Fewest rows per block, so that per-block overheads stay small.
 MIN_BLOCK_ROWS = 256
@@ -114,10 +118,11 @@ def n_statistics(n_features, covariance_type):
     return 1 + 2 * n_features
 
 
-def block_size(n_components, n_features, covariance_type="full"):
-    """Rows per block so that its features and log-densities fit in ``BLOCK_ENTRIES``."""
-    entries_per_row = n_statistics(n_features, covariance_type) + n_components
-    return max(MIN_BLOCK_ROWS, BLOCK_ENTRIES // entries_per_row)
+def block_size(n_components, n_features, covariance_type="full", dtype=np.float64):
+    """Rows per block so that its features and log-densities fit in ``BLOCK_BYTES``."""
+    bytes_per_row = ((n_statistics(n_features, covariance_type) + n_components)
+                     * np.dtype(dtype).itemsize)
+    return max(MIN_BLOCK_ROWS, BLOCK_BYTES // bytes_per_row)
 
 
 def estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
@@ -239,7 +244,7 @@ def estimate_log_prob_resp(X, params, shift=None):
     log_weights = np.log(params.weights)
     resp = np.empty((n_samples, n_components), dtype=X.dtype)
     log_prob_norm = np.empty(n_samples, dtype=X.dtype)
-    step = block_size(n_components, n_features)
+    step = block_size(n_components, n_features, dtype=X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         block = estimate_log_gaussian_prob(X[rows] - shift, means,
@@ -258,8 +263,9 @@ def sufficient_features(X, covariance_type, shift=None, out=None):
 
     for 'full' and 'tied' (the products in row-major upper-triangle order,
     ``numpy.triu_indices``), and :math:`t(x) = (1, x, x_1^2, \dots, x_d^2)` for
-    'diag' and 'spherical'. The features are stored one column per sample, so
-    that every product below is an operation on contiguous rows.
+    'diag' and 'spherical' (chapter "Empirical performance"). The features are
+    stored one column per sample, so that every product below is an operation
+    on contiguous rows.
 
     Parameters
     ----------
@@ -299,7 +305,8 @@ def natural_parameters(params, shift=None):
     r"""Coefficients :math:`\eta_k` with :math:`\eta_k^\top t(x - c) = \log w_k \mathcal{N}(x \mid \mu_k, \Sigma_k)`.
 
     Expanding the quadratic form with :math:`m_k = \mu_k - c` and
-    :math:`\Lambda_k = P_k P_k^\top = \Sigma_k^{-1}`:
+    :math:`\Lambda_k = P_k P_k^\top = \Sigma_k^{-1}` (chapter "Empirical
+    performance", proposition "The weighted log-density is linear in the features"):
 
     .. math::
 
@@ -389,7 +396,7 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     n_samples, n_features = X.shape
     weighted = resp if sample_weight is None else resp * sample_weight[:, None]
     moments = 0.0
-    step = block_size(resp.shape[1], n_features, covariance_type)
+    step = block_size(resp.shape[1], n_features, covariance_type, X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         features = sufficient_features(X[rows], covariance_type, shift)
@@ -414,6 +421,7 @@ def accumulate_statistics(X, coefficients, covariance_type, shift=None,
         :func:`natural_parameters` for the same ``shift``, in the dtype of X.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     shift : ndarray of shape (n_features,), optional
+        Centre :math:`c`, from :func:`as_shift`.
     sample_weight : ndarray of shape (n_samples,), optional
 
     Returns
@@ -425,10 +433,13 @@ def accumulate_statistics(X, coefficients, covariance_type, shift=None,
     """
     n_samples, n_features = X.shape
     n_components, n_stats = coefficients.shape
-    step = min(block_size(n_components, n_features, covariance_type), n_samples)
+    step = min(block_size(n_components, n_features, covariance_type, X.dtype),
+               n_samples)
     feature_buffer = np.empty(n_stats * step, dtype=X.dtype)
     log_prob_buffer = np.empty(n_components * step, dtype=X.dtype)
     block_moments = np.empty((n_components, n_stats), dtype=X.dtype)
+    if shift is not None:
+        shift = np.asarray(shift, dtype=X.dtype)  # exact for a shift from as_shift
     moments = np.zeros((n_components, n_stats))
     floor = log_floor(X.dtype)
     log_likelihood = 0.0
@@ -455,10 +466,28 @@ def accumulate_statistics(X, coefficients, covariance_type, shift=None,
     return moments, log_likelihood
 
 
+def as_shift(shift, n_features, dtype):
+    """The centre :math:`c` of the sums: float64 numbers exact in the dtype of the data.
+
+    Rounding the centre to the data's dtype lets the centring run in that dtype
+    (float32 arithmetic on float32 data) while the M-step adds back exactly
+    the centre that was subtracted. Zero if ``shift`` is None.
+    """
+    if shift is None:
+        return np.zeros(n_features)
+    return np.asarray(shift, dtype=dtype).astype(np.float64)
+
+
 @cache
 def _blas_controller():
     """threadpoolctl's controller of the loaded BLAS libraries (created once)."""
     return ThreadpoolController().select(user_api="blas")
+
+
+@cache
+def _thread_pool(n_threads):
+    """A pool of ``n_threads`` threads, created once and reused by every E-step."""
+    return ThreadPoolExecutor(n_threads, thread_name_prefix="gmmlib-e-step")
 
 
 def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
@@ -484,12 +513,12 @@ def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
     SufficientStatistics
     """
     n_samples, n_features = X.shape
-    shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
+    shift = as_shift(shift, n_features, X.dtype)
     coefficients = natural_parameters(params, shift).astype(X.dtype)
     blas = _blas_controller()
     if n_threads is None:
         n_threads = max([lib.num_threads for lib in blas.lib_controllers], default=1)
-    step = block_size(len(params.weights), n_features, params.covariance_type)
+    step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
     n_parts = max(1, min(n_threads, n_samples // step))
     bounds = [n_samples * part // n_parts for part in range(n_parts + 1)]
 
@@ -502,8 +531,8 @@ def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
         if n_parts == 1:
             parts = [statistics_of_part(0, n_samples)]
         else:
-            with ThreadPoolExecutor(n_parts) as pool:
-                parts = list(pool.map(statistics_of_part, bounds[:-1], bounds[1:]))
+            parts = list(_thread_pool(n_parts).map(statistics_of_part, bounds[:-1],
+                                                   bounds[1:]))
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
     nk, first, second = unpack_moments(moments, params.covariance_type, n_features)
