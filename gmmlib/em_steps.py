@@ -484,6 +484,21 @@ def _blas_controller():
     return ThreadpoolController().select(user_api="blas")
 
 
+def blas_threads():
+    """Threads BLAS may use now (``OPENBLAS_NUM_THREADS``, ``threadpool_limits``)."""
+    return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
+
+
+def single_threaded_blas():
+    """Context manager running BLAS on one thread, for a whole EM run if wanted.
+
+    The E-step's own threads do the parallel work; BLAS threads would compete
+    with them, and, once woken by the small linear algebra of an M-step, they
+    keep spinning for a while and take a core from the next E-step.
+    """
+    return _blas_controller().limit(limits=1)
+
+
 @cache
 def _thread_pool(n_threads):
     """A pool of ``n_threads`` threads, created once and reused by every E-step."""
@@ -505,8 +520,7 @@ def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
     shift : ndarray of shape (n_features,), optional
         Centre of the data used for the sums (default: zero).
     n_threads : int, optional
-        Threads to use; by default as many as BLAS is allowed
-        (``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``).
+        Threads to use; by default :func:`blas_threads`.
 
     Returns
     -------
@@ -515,9 +529,8 @@ def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
     n_samples, n_features = X.shape
     shift = as_shift(shift, n_features, X.dtype)
     coefficients = natural_parameters(params, shift).astype(X.dtype)
-    blas = _blas_controller()
     if n_threads is None:
-        n_threads = max([lib.num_threads for lib in blas.lib_controllers], default=1)
+        n_threads = blas_threads()
     step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
     n_parts = max(1, min(n_threads, n_samples // step))
     bounds = [n_samples * part // n_parts for part in range(n_parts + 1)]
@@ -527,7 +540,7 @@ def e_step(X, params, sample_weight=None, shift=None, n_threads=None):
         return accumulate_statistics(X[start:stop], coefficients, params.covariance_type,
                                      shift, weights)
 
-    with blas.limit(limits=1):
+    with single_threaded_blas():
         if n_parts == 1:
             parts = [statistics_of_part(0, n_samples)]
         else:

@@ -8,6 +8,7 @@ The E-step and M-step live in :mod:`gmmlib.em_steps`.
 
 import math
 import warnings
+from functools import partial
 from numbers import Integral, Real
 from time import time
 
@@ -23,8 +24,9 @@ from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from . import distributed
-from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
-                       statistics_from_resp, SufficientStatistics)
+from .em_steps import (MixtureParameters, blas_threads, e_step, estimate_log_prob_resp,
+                       m_step, single_threaded_blas, statistics_from_resp,
+                       SufficientStatistics)
 from .validation import (check_means, check_precisions, check_sample_weight,
                          check_weights)
 
@@ -215,24 +217,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X
 
     def _run_em(self, X, params, sample_weight, shift, lower_bound):
-        """EM from ``params`` until the lower bound changes by less than ``tol``."""
+        """EM from ``params`` until the lower bound changes by less than ``tol``.
+
+        BLAS runs on one thread throughout; the E-step spreads its blocks over
+        as many threads as BLAS was allowed (:func:`gmmlib.em_steps.e_step`).
+        """
         history, lower_bounds = [], []
         converged = False
         n_iter = 0
-        e_step_of_data = distributed.e_step if distributed.is_dask_array(X) else e_step
-        stats = e_step_of_data(X, params, sample_weight, shift)
-        for n_iter in range(1, self.max_iter + 1):
-            previous = lower_bound
-            params = m_step(stats, self.covariance_type, self.reg_covar)
-            lower_bound = stats.mean_log_likelihood
+        if distributed.is_dask_array(X):
+            e_step_of_data = distributed.e_step
+        else:
+            e_step_of_data = partial(e_step, n_threads=blas_threads())
+        with single_threaded_blas():
             stats = e_step_of_data(X, params, sample_weight, shift)
-            history.append((n_iter, lower_bound, stats.mean_log_likelihood))
-            lower_bounds.append(lower_bound)
-            change = lower_bound - previous
-            self._print_verbose_iter_end(n_iter, change)
-            if abs(change) < self.tol:
-                converged = True
-                break
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                params = m_step(stats, self.covariance_type, self.reg_covar)
+                lower_bound = stats.mean_log_likelihood
+                stats = e_step_of_data(X, params, sample_weight, shift)
+                history.append((n_iter, lower_bound, stats.mean_log_likelihood))
+                lower_bounds.append(lower_bound)
+                change = lower_bound - previous
+                self._print_verbose_iter_end(n_iter, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
         return dict(params=params, lower_bound=lower_bound, converged=converged,
                     n_iter=n_iter, lower_bounds=lower_bounds, history=history)
 
