@@ -24,7 +24,7 @@ X, _ = make_blobs_mixture(3000, n_components=3, n_features=3, random_state=12)
 def client():
     """A one-worker in-process cluster; computations inside the tests go through it."""
     with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
