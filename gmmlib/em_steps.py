@@ -12,22 +12,47 @@ and adds up the sufficient statistics :math:`N_k, S_k, T_k` (see
 are dropped once its statistics are added, so memory grows with the block, not
 with the data. The M-step turns the statistics into new parameters.
 
+The E-step uses that a Gaussian is an exponential family: with the features
+:math:`t(x) = (1, x, x_i x_j \text{ for } i \le j)` of a sample,
+
+.. math:: \log w_k \mathcal{N}(x \mid \mu_k, \Sigma_k) = \eta_k^\top t(x)
+          \qquad\text{and}\qquad
+          (N_k, S_k, T_k) = \sum_n r_{nk}\, t(x_n),
+
+so for a block of rows the log-densities are one matrix product of the natural
+parameters :math:`\eta_k` (:func:`natural_parameters`) with the features
+(:func:`sufficient_features`), and the statistics are one product of the
+responsibilities with the same features. Chapter "Empirical performance"
+derives this form and measures what it buys against scikit-learn. Blocks are
+shared between threads (numpy releases the GIL), with BLAS limited to one
+thread meanwhile. :func:`estimate_log_gaussian_prob` keeps the textbook
+formula; predictions use it, and the tests check the E-step against it.
+
 The data are centred on a fixed ``shift`` (usually the data mean) before the
 sums are taken, which keeps :math:`T_k / N_k - \mu_k \mu_k^\top` accurate for
 data far from the origin.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .covariance import (covariances_from_statistics, log_det_cholesky,
-                         precision_cholesky_from_covariances)
+                         precision_cholesky_from_covariances, precisions_from_cholesky)
 
 LOG_2PI = np.log(2.0 * np.pi)
 
-#: Number of matrix entries (rows x components x features) a block of rows may use.
-BLOCK_ENTRIES = 2**17
+#: Bytes that the working arrays of one block of rows (its features and
+#: log-densities) may take. 2 MiB was fastest on the development machine (1 MiB
+#: of L2 cache per core, 32 MiB of shared L3): small enough to stay in cache,
+#: large enough that per-block overheads and threads waiting for the GIL stay small.
+BLOCK_BYTES = 2**21
+
+#: Fewest rows per block, so that per-block overheads stay small.
+MIN_BLOCK_ROWS = 256
 
 
 @dataclass
@@ -86,9 +111,18 @@ class SufficientStatistics:
         return self.log_likelihood / self.total_weight
 
 
-def block_size(n_components, n_features):
-    """Rows per block so that an (rows, n_components * n_features) buffer stays small."""
-    return max(256, BLOCK_ENTRIES // (n_components * max(n_features, 2)))
+def n_statistics(n_features, covariance_type):
+    """Length of the feature vector :math:`t(x)` of :func:`sufficient_features`."""
+    if covariance_type in ("full", "tied"):
+        return 1 + n_features + n_features * (n_features + 1) // 2
+    return 1 + 2 * n_features
+
+
+def block_size(n_components, n_features, covariance_type="full", dtype=np.float64):
+    """Rows per block so that its features and log-densities fit in ``BLOCK_BYTES``."""
+    bytes_per_row = ((n_statistics(n_features, covariance_type) + n_components)
+                     * np.dtype(dtype).itemsize)
+    return max(MIN_BLOCK_ROWS, BLOCK_BYTES // bytes_per_row)
 
 
 def estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
@@ -141,7 +175,7 @@ def estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     return mahalanobis
 
 
-def normalize_log_prob(weighted_log_prob):
+def normalize_log_prob(weighted_log_prob, log_floor=None):
     r"""Turn :math:`\log w_k p_k(x_n)` into responsibilities, in place.
 
     A stable log-sum-exp with one exponential per entry:
@@ -150,7 +184,16 @@ def normalize_log_prob(weighted_log_prob):
     Parameters
     ----------
     weighted_log_prob : ndarray of shape (n_samples, n_components)
-        Overwritten with the responsibilities.
+        Overwritten with the responsibilities. Either memory layout works; the
+        transpose of a C-ordered (n_components, n_samples) array is the fast one,
+        since every step then runs along contiguous rows.
+    log_floor : float, optional
+        Raise :math:`a_{nk} - m_n` to at least this value before taking the
+        exponential. With a floor such as :func:`log_floor` (about -600 in
+        float64), the raised terms are below :math:`10^{-260}` of the largest
+        one, so :math:`\log p(x_n)` is unchanged and no responsibility moves
+        by more than that; in exchange ``exp`` never underflows, which is
+        several times slower than its usual path. Default: no floor (exact zeros).
 
     Returns
     -------
@@ -160,11 +203,23 @@ def normalize_log_prob(weighted_log_prob):
     row_max = weighted_log_prob.max(axis=1, keepdims=True)
     row_max[~np.isfinite(row_max)] = 0.0
     weighted_log_prob -= row_max
+    if log_floor is not None:
+        np.maximum(weighted_log_prob, log_floor, out=weighted_log_prob)
     np.exp(weighted_log_prob, out=weighted_log_prob)
     total = weighted_log_prob.sum(axis=1, keepdims=True)
     weighted_log_prob /= total
     with np.errstate(divide="ignore"):
         return (np.log(total) + row_max)[:, 0]
+
+
+def log_floor(dtype):
+    """Floor for :func:`normalize_log_prob`: 85% of the log of the smallest normal number.
+
+    -602 for float64, -74 for float32: the exponential of the floor, and its
+    products with the features of data of ordinary scale, stay normal numbers
+    (subnormal arithmetic is slow), while being negligible next to 1.
+    """
+    return 0.85 * float(np.log(np.finfo(dtype).tiny))
 
 
 def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
@@ -193,7 +248,7 @@ def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
         log_weights = np.log(params.weights)
     resp = np.empty((n_samples, n_components), dtype=X.dtype)
     log_prob_norm = np.empty(n_samples, dtype=X.dtype)
-    step = block_size(n_components, n_features)
+    step = block_size(n_components, n_features, dtype=X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         block = estimate_log_gaussian_prob(X[rows] - shift, means,
@@ -205,16 +260,142 @@ def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
     return log_prob_norm, resp
 
 
-def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
-    """Sufficient statistics of centred data for given responsibilities.
+def sufficient_features(X, covariance_type, shift=None, out=None):
+    r"""The features :math:`t(x_n - c)` whose weighted sums are the sufficient statistics.
+
+    .. math:: t(x) = (1,\ x_1, \dots, x_d,\ x_i x_j \text{ for } i \le j)
+
+    for 'full' and 'tied' (the products in row-major upper-triangle order,
+    ``numpy.triu_indices``), and :math:`t(x) = (1, x, x_1^2, \dots, x_d^2)` for
+    'diag' and 'spherical' (chapter "Empirical performance"). The features are
+    stored one column per sample, so that every product below is an operation
+    on contiguous rows.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Data, already centred on ``shift`` if one is used.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    shift : ndarray of shape (n_features,), optional
+        Centre :math:`c` subtracted from X (default: zero).
+    out : ndarray of shape (n_statistics, n_samples), optional
+        Buffer to write into.
+
+    Returns
+    -------
+    features : ndarray of shape (n_statistics, n_samples)
+        Column n is :math:`t(x_n - c)`.
+    """
+    n_samples, n_features = X.shape
+    if out is None:
+        out = np.empty((n_statistics(n_features, covariance_type), n_samples), X.dtype)
+    out[0] = 1.0
+    centred = out[1:1 + n_features]
+    if shift is None:
+        centred[...] = X.T
+    else:
+        np.subtract(X.T, shift[:, None], out=centred)
+    products = out[1 + n_features:]
+    if covariance_type in ("diag", "spherical"):
+        np.square(centred, out=products)
+        return out
+    start = 0
+    for i in range(n_features):
+        np.multiply(centred[i], centred[i:], out=products[start:start + n_features - i])
+        start += n_features - i
+    return out
+
+
+def natural_parameters(params, shift=None, log_weights=None):
+    r"""Coefficients :math:`\eta_k` with :math:`\eta_k^\top t(x - c) = \log w_k \mathcal{N}(x \mid \mu_k, \Sigma_k)`.
+
+    Expanding the quadratic form with :math:`m_k = \mu_k - c` and
+    :math:`\Lambda_k = P_k P_k^\top = \Sigma_k^{-1}` (chapter "Empirical
+    performance", proposition "The weighted log-density is linear in the features"):
+
+    .. math::
+
+        \eta_{k,0} = \log w_k + \log|P_k| - \tfrac12 \left(d \log 2\pi
+                     + m_k^\top \Lambda_k m_k\right), \quad
+        \eta_{k,x_i} = (\Lambda_k m_k)_i, \quad
+        \eta_{k,x_i x_j} = -\Lambda_{k,ij} \ (i < j), \quad
+        \eta_{k,x_i^2} = -\tfrac12 \Lambda_{k,ii}.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+    shift : ndarray of shape (n_features,), optional
+        Centre :math:`c` of the features (default: zero).
+    log_weights : ndarray of shape (n_components,), optional
+        Used instead of :math:`\log w_k` (the variational E-step of
+        :mod:`gmmlib.bayesian_mixture` puts expectations there).
+
+    Returns
+    -------
+    coefficients : ndarray of shape (n_components, n_statistics)
+        In the order of :func:`sufficient_features`.
+    """
+    n_components, n_features = params.means.shape
+    covariance_type = params.covariance_type
+    centred_means = params.means if shift is None else params.means - shift
+    precisions = precisions_from_cholesky(params.precisions_cholesky, covariance_type)
+    if covariance_type in ("full", "tied"):
+        precisions = np.broadcast_to(precisions, (n_components, n_features, n_features))
+        linear = np.einsum("kij,kj->ki", precisions, centred_means)
+        rows, cols = np.triu_indices(n_features)
+        quadratic = -precisions[:, rows, cols] * np.where(rows == cols, 0.5, 1.0)
+    else:
+        if covariance_type == "spherical":
+            precisions = np.repeat(precisions[:, None], n_features, axis=1)
+        linear = precisions * centred_means
+        quadratic = -0.5 * precisions
+    log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
+    if log_weights is None:
+        log_weights = np.log(params.weights)
+    constant = (log_weights + log_det
+                - 0.5 * (n_features * LOG_2PI + np.sum(linear * centred_means, axis=1)))
+    return np.column_stack([constant, linear, quadratic])
+
+
+def unpack_moments(moments, covariance_type, n_features):
+    r"""Split :math:`\sum_n r_{nk} t(x_n)` into :math:`N_k, S_k, T_k`.
+
+    Parameters
+    ----------
+    moments : ndarray of shape (n_components, n_statistics)
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    n_features : int
+
+    Returns
+    -------
+    nk, first_moments, second_moments : ndarray
+        As in :class:`SufficientStatistics` (float64).
+    """
+    moments = np.asarray(moments, dtype=np.float64)
+    nk = moments[:, 0].copy()
+    first = moments[:, 1:1 + n_features].copy()
+    products = moments[:, 1 + n_features:]
+    if covariance_type in ("diag", "spherical"):
+        return nk, first, products.copy()
+    if covariance_type == "tied":
+        products = products.sum(axis=0, keepdims=True)
+    rows, cols = np.triu_indices(n_features)
+    second = np.empty((len(products), n_features, n_features))
+    second[:, rows, cols] = products
+    second[:, cols, rows] = products
+    return nk, first, second[0] if covariance_type == "tied" else second
+
+
+def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
+    r"""Sufficient statistics :math:`\sum_n w_n r_{nk} t(x_n - c)` for given responsibilities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
     resp : ndarray of shape (n_samples, n_components)
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     sample_weight : ndarray of shape (n_samples,), optional
+    shift : ndarray of shape (n_features,), optional
+        Centre :math:`c` subtracted from X (default: zero, X used as given).
 
     Returns
     -------
@@ -222,24 +403,123 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
         As in :class:`SufficientStatistics`.
     """
     n_samples, n_features = X.shape
-    n_components = resp.shape[1]
     weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-    nk = weighted.sum(axis=0, dtype=np.float64)
-    first = (weighted.T @ X).astype(np.float64)
-    if covariance_type == "full":
-        scaled = weighted[:, :, None] * X[:, None, :]
-        second = (scaled.reshape(n_samples, -1).T @ X).astype(np.float64)
-        second = second.reshape(n_components, n_features, n_features)
-    elif covariance_type == "tied":
-        row_weights = weighted.sum(axis=1)
-        second = ((X * row_weights[:, None]).T @ X).astype(np.float64)
-    else:
-        second = (weighted.T @ (X * X)).astype(np.float64)
-    return nk, first, second
+    moments = 0.0
+    step = block_size(resp.shape[1], n_features, covariance_type, X.dtype)
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        features = sufficient_features(X[rows], covariance_type, shift)
+        moments = moments + np.dot(weighted[rows].T, features.T).astype(np.float64)
+    return unpack_moments(moments, covariance_type, n_features)
 
 
-def e_step(X, params, sample_weight=None, shift=None, log_weights=None):
+def accumulate_statistics(X, coefficients, covariance_type, shift=None,
+                          sample_weight=None):
+    r"""Responsibility-weighted feature sums and log-likelihood of some rows.
+
+    For each block of rows: the features :math:`t(x_n - c)`, the weighted
+    log-densities :math:`\eta_k^\top t(x_n - c)`, their normalisation into
+    responsibilities (:func:`normalize_log_prob`), and
+    :math:`\sum_n w_n r_{nk} t(x_n - c)`. Blocks are computed in the dtype of X
+    in two reused buffers; the totals over blocks are kept in float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    coefficients : ndarray of shape (n_components, n_statistics)
+        :func:`natural_parameters` for the same ``shift``, in the dtype of X.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    shift : ndarray of shape (n_features,), optional
+        Centre :math:`c`, from :func:`as_shift`.
+    sample_weight : ndarray of shape (n_samples,), optional
+
+    Returns
+    -------
+    moments : ndarray of shape (n_components, n_statistics)
+        :math:`\sum_n w_n r_{nk} t(x_n - c)`, float64.
+    log_likelihood : float
+        :math:`\sum_n w_n \log p(x_n)`.
+    """
+    n_samples, n_features = X.shape
+    n_components, n_stats = coefficients.shape
+    step = min(block_size(n_components, n_features, covariance_type, X.dtype),
+               n_samples)
+    feature_buffer = np.empty(n_stats * step, dtype=X.dtype)
+    log_prob_buffer = np.empty(n_components * step, dtype=X.dtype)
+    block_moments = np.empty((n_components, n_stats), dtype=X.dtype)
+    if shift is not None:
+        shift = np.asarray(shift, dtype=X.dtype)  # exact for a shift from as_shift
+    moments = np.zeros((n_components, n_stats))
+    floor = log_floor(X.dtype)
+    log_likelihood = 0.0
+    for start in range(0, n_samples, step):
+        block = X[start:start + step]
+        n_rows = len(block)
+        features = sufficient_features(
+            block, covariance_type, shift,
+            out=feature_buffer[:n_stats * n_rows].reshape(n_stats, n_rows))
+        # Component-major (K, rows): the log-sum-exp over components then runs
+        # along contiguous rows; normalize_log_prob sees the (rows, K) view.
+        log_prob = log_prob_buffer[:n_components * n_rows].reshape(n_components, n_rows)
+        np.dot(coefficients, features, out=log_prob)
+        log_prob_norm = normalize_log_prob(log_prob.T, floor)
+        resp = log_prob
+        if sample_weight is None:
+            log_likelihood += float(log_prob_norm.sum(dtype=np.float64))
+        else:
+            weights = sample_weight[start:start + step]
+            log_likelihood += float(log_prob_norm @ weights)
+            resp *= weights
+        np.dot(resp, features.T, out=block_moments)
+        moments += block_moments
+    return moments, log_likelihood
+
+
+def as_shift(shift, n_features, dtype):
+    """The centre :math:`c` of the sums: float64 numbers exact in the dtype of the data.
+
+    Rounding the centre to the data's dtype lets the centring run in that dtype
+    (float32 arithmetic on float32 data) while the M-step adds back exactly
+    the centre that was subtracted. Zero if ``shift`` is None.
+    """
+    if shift is None:
+        return np.zeros(n_features)
+    return np.asarray(shift, dtype=dtype).astype(np.float64)
+
+
+@cache
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries (created once)."""
+    return ThreadpoolController().select(user_api="blas")
+
+
+def blas_threads():
+    """Threads BLAS may use now (``OPENBLAS_NUM_THREADS``, ``threadpool_limits``)."""
+    return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
+
+
+def single_threaded_blas():
+    """Context manager running BLAS on one thread, for a whole EM run if wanted.
+
+    The E-step's own threads do the parallel work; BLAS threads would compete
+    with them, and, once woken by the small linear algebra of an M-step, they
+    keep spinning for a while and take a core from the next E-step.
+    """
+    return _blas_controller().limit(limits=1)
+
+
+@cache
+def _thread_pool(n_threads):
+    """A pool of ``n_threads`` threads, created once and reused by every E-step."""
+    return ThreadPoolExecutor(n_threads, thread_name_prefix="gmmlib-e-step")
+
+
+def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_threads=None):
     """One E-step pass: the log-likelihood and the sufficient statistics.
+
+    The rows are split into ``n_threads`` contiguous parts, each handled by
+    :func:`accumulate_statistics` in its own thread; BLAS runs on one thread
+    meanwhile, so that its threads do not compete with these.
 
     Parameters
     ----------
@@ -251,38 +531,36 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None):
     log_weights : ndarray of shape (n_components,), optional
         Added to the log-densities instead of ``log(params.weights)`` (the
         variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
+    n_threads : int, optional
+        Threads to use; by default :func:`blas_threads`.
 
     Returns
     -------
     SufficientStatistics
     """
     n_samples, n_features = X.shape
-    n_components = len(params.weights)
-    shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
-    means = (params.means - shift).astype(X.dtype)
-    precisions_cholesky = params.precisions_cholesky.astype(X.dtype)
-    log_weights = (np.log(params.weights) if log_weights is None
-                   else log_weights).astype(X.dtype)
-    nk = np.zeros(n_components)
-    first = np.zeros((n_components, n_features))
-    second = 0.0
-    log_likelihood = 0.0
-    step = block_size(n_components, n_features)
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
-        block = X[rows] - shift.astype(X.dtype)
-        weights = None if sample_weight is None else sample_weight[rows]
-        resp = estimate_log_gaussian_prob(block, means, precisions_cholesky,
-                                          params.covariance_type)
-        resp += log_weights
-        log_prob_norm = normalize_log_prob(resp)
-        log_likelihood += float(log_prob_norm.sum(dtype=np.float64) if weights is None
-                                else log_prob_norm @ weights)
-        block_nk, block_first, block_second = statistics_from_resp(
-            block, resp, params.covariance_type, weights)
-        nk += block_nk
-        first += block_first
-        second = second + block_second
+    shift = as_shift(shift, n_features, X.dtype)
+    coefficients = natural_parameters(params, shift, log_weights).astype(X.dtype)
+    if n_threads is None:
+        n_threads = blas_threads()
+    step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
+    n_parts = max(1, min(n_threads, n_samples // step))
+    bounds = [n_samples * part // n_parts for part in range(n_parts + 1)]
+
+    def statistics_of_part(start, stop):
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        return accumulate_statistics(X[start:stop], coefficients, params.covariance_type,
+                                     shift, weights)
+
+    with single_threaded_blas():
+        if n_parts == 1:
+            parts = [statistics_of_part(0, n_samples)]
+        else:
+            parts = list(_thread_pool(n_parts).map(statistics_of_part, bounds[:-1],
+                                                   bounds[1:]))
+    moments = sum(part[0] for part in parts)
+    log_likelihood = sum(part[1] for part in parts)
+    nk, first, second = unpack_moments(moments, params.covariance_type, n_features)
     total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
     return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift)
 

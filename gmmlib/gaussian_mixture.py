@@ -8,6 +8,7 @@ The E-step and M-step live in :mod:`gmmlib.em_steps`.
 
 import math
 import warnings
+from functools import partial
 from numbers import Integral, Real
 from time import time
 
@@ -22,8 +23,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
-from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
-                       statistics_from_resp, SufficientStatistics)
+from . import distributed
+from .em_steps import (MixtureParameters, blas_threads, e_step, estimate_log_prob_resp,
+                       m_step, single_threaded_blas, statistics_from_resp,
+                       SufficientStatistics)
 from .gem import M_STEPS
 from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
                              estimate_log_prob_resp_missing, fill_with_column_means)
@@ -171,7 +174,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
+            A dask array is fitted where its blocks are, each E-step one
+            map-reduce (:mod:`gmmlib.distributed`); it needs the starting
+            parameters or ``init_params='random_from_data'``.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; weight 2 on a sample is the same as
@@ -196,16 +202,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32],
-                          ensure_min_samples=2, ensure_all_finite=self._allow_nan())
+        if distributed.is_dask_array(X):
+            X = distributed.check_dask_array(self, X)
+        else:
+            X = validate_data(self, X, dtype=[np.float64, np.float32],
+                              ensure_min_samples=2, ensure_all_finite=self._allow_nan())
         n_samples = X.shape[0]
         self._check_n_samples(n_samples)
         self._stepwise = None
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
-        e_step_function = e_step_for(X, self.missing_values)
-        X_filled = fill_with_column_means(X, sample_weight)  # X itself without NaN
-        shift = np.average(X_filled, axis=0, weights=sample_weight).astype(np.float64)
+        if distributed.is_dask_array(X):
+            e_step_function = distributed.e_step
+            shift = distributed.column_mean(X)
+            X_filled = X
+        else:
+            e_step_function = e_step_for(X, self.missing_values)
+            X_filled = fill_with_column_means(X, sample_weight)  # X itself without NaN
+            shift = np.average(X_filled, axis=0, weights=sample_weight).astype(np.float64)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -238,25 +252,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.history_ = np.array(best["history"], dtype=HISTORY_DTYPE)
         return X
 
-    def _run_em(self, X, params, sample_weight, shift, lower_bound, e_step=e_step):
-        """EM from ``params`` until the lower bound changes by less than ``tol``."""
+    def _run_em(self, X, params, sample_weight, shift, lower_bound,
+                e_step_function=e_step):
+        """EM from ``params`` until the lower bound changes by less than ``tol``.
+
+        BLAS runs on one thread throughout; the in-memory E-step spreads its
+        blocks over as many threads as BLAS was allowed
+        (:func:`gmmlib.em_steps.e_step`).
+        """
         update = M_STEPS[self.m_step]
         history, lower_bounds = [], []
         converged = False
         n_iter = 0
-        stats = e_step(X, params, sample_weight, shift)
-        for n_iter in range(1, self.max_iter + 1):
-            previous = lower_bound
-            params = update(stats, params, self.reg_covar)
-            lower_bound = stats.mean_log_likelihood
-            stats = e_step(X, params, sample_weight, shift)
-            history.append((n_iter, lower_bound, stats.mean_log_likelihood))
-            lower_bounds.append(lower_bound)
-            change = lower_bound - previous
-            self._print_verbose_iter_end(n_iter, change)
-            if abs(change) < self.tol:
-                converged = True
-                break
+        if e_step_function is e_step:
+            e_step_function = partial(e_step, n_threads=blas_threads())
+        with single_threaded_blas():
+            stats = e_step_function(X, params, sample_weight, shift)
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                params = update(stats, params, self.reg_covar)
+                lower_bound = stats.mean_log_likelihood
+                stats = e_step_function(X, params, sample_weight, shift)
+                history.append((n_iter, lower_bound, stats.mean_log_likelihood))
+                lower_bounds.append(lower_bound)
+                change = lower_bound - previous
+                self._print_verbose_iter_end(n_iter, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
         return dict(params=params, lower_bound=lower_bound, converged=converged,
                     n_iter=n_iter, lower_bounds=lower_bounds, history=history)
 
@@ -346,10 +369,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Parameters to start EM from: given ones, the rest from an M-step."""
         params = None
         if any(value is None for value in starting.values()):
-            resp = self._initial_responsibilities(X, sample_weight, random_state)
             shift = np.zeros(X.shape[1])
-            nk, first, second = statistics_from_resp(X, resp, self.covariance_type,
-                                                     sample_weight)
+            if distributed.is_dask_array(X):
+                nk, first, second = distributed.initial_statistics(
+                    X, self.n_components, self.init_params, self.covariance_type,
+                    random_state)
+            else:
+                resp = self._initial_responsibilities(X, sample_weight, random_state)
+                nk, first, second = statistics_from_resp(X, resp, self.covariance_type,
+                                                         sample_weight)
             stats = SufficientStatistics(nk, first, second, 0.0, 0.0, shift)
             params = m_step(stats, self.covariance_type, self.reg_covar)
         weights = params.weights if starting["weights"] is None else starting["weights"]

@@ -1,0 +1,226 @@
+"""Time per EM iteration of gmmlib.GaussianMixture against scikit-learn's.
+
+Every configuration of the performance targets is fitted by both libraries
+in this one process, alternating, from the same starting parameters, with
+``tol=0`` so both run the same iterations. The time per iteration is the
+difference between a fit of ``1 + iterations`` and a fit of 1 iteration,
+divided by ``iterations`` (so validation and set-up do not count); the table
+shows the median over ``--repeats`` runs (:mod:`gmmlib.timing`). "max rel diff" is the largest of
+``max|ours - theirs| / max|theirs|`` over the weights, means and covariances
+after the long fit.
+
+Peak memory is measured for 2,000,000 x 10 with 8 full components in a child
+process per library: the child loads the data, then the peak resident memory
+of the process (VmHWM) minus the resident memory before the fit is the memory
+the fit needed beyond the data.
+
+Run with ``make bench`` or ``python benchmarks/bench_em.py`` (``--quick`` for a
+smaller smoke run). Plain Python: numpy, scikit-learn and gmmlib only.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+from threadpoolctl import threadpool_info
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gmmlib import GaussianMixture  # noqa: E402
+from gmmlib.datasets import make_blobs_mixture  # noqa: E402
+from gmmlib.timing import (compare_iteration_times, fit_seconds,  # noqa: E402
+                           max_relative_difference)
+
+LIBRARIES = {"scikit-learn": SklearnGaussianMixture, "gmmlib": GaussianMixture}
+
+
+@dataclass
+class Case:
+    """One configuration of the targets."""
+
+    n_samples: int
+    n_features: int
+    n_components: int
+    covariance_type: str
+    target_ratio: float
+    iterations: int = 10
+
+    @property
+    def name(self):
+        return (f"{self.n_samples:,} x {self.n_features}, {self.n_components} "
+                f"{self.covariance_type}")
+
+
+CASES = [
+    Case(200_000, 10, 8, "full", 5.0),
+    Case(1_000_000, 2, 5, "full", 5.0),
+    *[Case(100_000, 2, 3, covariance_type, 5.0, iterations=30)
+      for covariance_type in ("full", "tied", "diag", "spherical")],
+    Case(50_000, 50, 10, "full", 3.0),
+]
+FLOAT32_CASE = Case(200_000, 10, 8, "full", 1.8)
+MEMORY_CASE = Case(2_000_000, 10, 8, "full", 2.0, iterations=2)
+#: Seconds per iteration that the arithmetic and memory traffic need (issue 5).
+FLOOR_SECONDS = 0.010
+
+
+def starting_parameters(X, n_components, covariance_type, dtype=np.float64):
+    """Distinct data points as means, the data covariance for every component."""
+    rng = np.random.default_rng(1)
+    precision = np.linalg.inv(np.cov(X.T))
+    precisions = {
+        "full": np.repeat(precision[None], n_components, axis=0),
+        "tied": precision,
+        "diag": np.repeat(np.diag(precision)[None], n_components, axis=0),
+        "spherical": np.full(n_components, np.diag(precision).mean()),
+    }[covariance_type]
+    start = dict(weights_init=rng.dirichlet(np.full(n_components, 10.0)),
+                 means_init=X[rng.choice(len(X), n_components, replace=False)],
+                 precisions_init=precisions)
+    return {name: value.astype(dtype) for name, value in start.items()}
+
+
+def make_data(case, dtype=np.float64):
+    """Seeded data of the case and its starting parameters."""
+    X, _ = make_blobs_mixture(case.n_samples, n_components=case.n_components,
+                              n_features=case.n_features, random_state=0)
+    start = starting_parameters(X, case.n_components, case.covariance_type, dtype)
+    return X.astype(dtype), start
+
+
+def factories(case, start):
+    """``max_iter -> unfitted estimator`` for each library, from the same start."""
+    def factory(estimator):
+        return lambda max_iter: estimator(case.n_components,
+                                          covariance_type=case.covariance_type, tol=0.0,
+                                          max_iter=max_iter, **start)
+    return {library: factory(estimator) for library, estimator in LIBRARIES.items()}
+
+
+def time_case(case, repeats, dtype=np.float64, libraries=tuple(LIBRARIES)):
+    """Median seconds per iteration of each library, alternating them."""
+    X, start = make_data(case, dtype)
+    chosen = {name: factory for name, factory in factories(case, start).items()
+              if name in libraries}
+    return compare_iteration_times(chosen, X, case.iterations, repeats)
+
+
+def memory_child(library, folder):
+    """Run in a child process: print the peak memory of one fit beyond the data."""
+    X = np.load(Path(folder) / "X.npy")
+    start = dict(np.load(Path(folder) / "start.npz"))
+    before = memory_megabytes("VmRSS")
+    fit_seconds(factories(MEMORY_CASE, start)[library](MEMORY_CASE.iterations), X)
+    print(json.dumps({"peak_beyond_data_mb": memory_megabytes("VmHWM") - before,
+                      "data_mb": X.nbytes / 2**20}))
+
+
+def memory_megabytes(field):
+    """Resident memory now (VmRSS) or at its peak (VmHWM) from /proc (Linux).
+
+    Unlike ``getrusage``'s ``ru_maxrss``, VmHWM starts afresh in a new program
+    rather than inheriting the parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+
+
+def measure_memory(n_samples):
+    """Peak memory beyond the data of each library, each in its own child process."""
+    case = MEMORY_CASE
+    X, _ = make_blobs_mixture(n_samples, n_components=case.n_components,
+                              n_features=case.n_features, random_state=0)
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(Path(folder) / "X.npy", X)
+        np.savez(Path(folder) / "start.npz",
+                 **starting_parameters(X, case.n_components, case.covariance_type))
+        del X
+        result = {}
+        for library in LIBRARIES:
+            output = subprocess.run(
+                [sys.executable, __file__, "--memory-child", library, folder],
+                check=True, capture_output=True, text=True).stdout
+            result[library] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def machine_description():
+    model = platform.processor() or "unknown CPU"
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines()
+                     if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = ", ".join(sorted({f"{info.get('internal_api')} {info.get('architecture')} "
+                             f"x{info['num_threads']}"
+                             for info in threadpool_info() if info["user_api"] == "blas"}))
+    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+            f"numpy {np.__version__}, scikit-learn {sklearn.__version__}; BLAS: {blas}; "
+            f"load average before: {os.getloadavg()[0]:.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="a tenth of the samples, for a smoke run")
+    parser.add_argument("--memory-child", nargs=2, metavar=("LIBRARY", "FOLDER"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    scale = 10 if args.quick else 1
+
+    print(f"Machine: {machine_description()}\n")
+    print("| configuration | scikit-learn s/iter | gmmlib s/iter | speed-up | target "
+          "| max rel diff |")
+    print("| --- | ---: | ---: | ---: | --- | ---: |")
+    for case in CASES:
+        case.n_samples //= scale
+        times, models = time_case(case, args.repeats)
+        ratio = times["scikit-learn"] / times["gmmlib"]
+        target = f">= {case.target_ratio:g}x"
+        if case.n_samples >= 200_000:
+            target += f", <= {5 * FLOOR_SECONDS:.2f} s"
+        print(f"| {case.name} | {times['scikit-learn']:.4f} | {times['gmmlib']:.4f} "
+              f"| {ratio:.1f}x | {target} "
+              f"| {max_relative_difference(models['gmmlib'], models['scikit-learn']):.1e} |",
+              flush=True)
+
+    case = FLOAT32_CASE
+    case.n_samples //= scale
+    times64, models64 = time_case(case, args.repeats, np.float64, ("gmmlib",))
+    times32, models32 = time_case(case, args.repeats, np.float32)
+    ours32, theirs32, ours64 = (models32["gmmlib"], models32["scikit-learn"],
+                                models64["gmmlib"])
+    print(f"\nfloat32, {case.name}: gmmlib {times32['gmmlib']:.4f} s/iter, "
+          f"{times64['gmmlib'] / times32['gmmlib']:.2f}x faster than its float64 "
+          f"(target >= 1.8x); scikit-learn float32 {times32['scikit-learn']:.4f} s/iter.")
+    print(f"  log-likelihood relative to gmmlib's float64 fit: gmmlib float32 "
+          f"{abs(float(ours32.lower_bound_) / ours64.lower_bound_ - 1):.1e}, scikit-learn "
+          f"float32 {abs(float(theirs32.lower_bound_) / ours64.lower_bound_ - 1):.1e} "
+          f"(target <= 1e-4); fitted dtype {ours32.means_.dtype}.", flush=True)
+
+    n_samples = MEMORY_CASE.n_samples // scale
+    memory = measure_memory(n_samples)
+    ours, theirs = (memory[name]["peak_beyond_data_mb"] for name in ("gmmlib",
+                                                                      "scikit-learn"))
+    print(f"\nPeak memory beyond the data ({memory['gmmlib']['data_mb']:.0f} MB), "
+          f"{n_samples:,} x 10, 8 full: scikit-learn {theirs:.0f} MB, gmmlib {ours:.0f} MB "
+          f"({ours / theirs:.2f} of scikit-learn's; target <= 0.5).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""EM on a dask array, on a dask.distributed LocalCluster, against the in-memory fit."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+from gmmlib import GaussianMixture
+from gmmlib.datasets import make_blobs_mixture
+from gmmlib.distributed import is_dask_array
+from conftest import starting_parameters
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+X, _ = make_blobs_mixture(3000, n_components=3, n_features=3, random_state=12)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A one-worker in-process cluster; computations inside the tests go through it."""
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+def fit_both(data, **settings):
+    """Fit the in-memory data and the same data as a dask array of 5 blocks."""
+    fits = []
+    for version in (data, da.from_array(data, chunks=(len(data) // 5, -1))):
+        with pytest.warns(ConvergenceWarning):
+            fits.append(GaussianMixture(tol=0.0, max_iter=10, **settings).fit(version))
+    return fits
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_fit_equals_in_memory_fit(client, covariance_type):
+    in_memory, on_dask = fit_both(X, n_components=3, covariance_type=covariance_type,
+                                  **starting_parameters(X, 3, covariance_type))
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        assert_allclose(getattr(on_dask, name), getattr(in_memory, name), rtol=1e-10,
+                        atol=1e-13, err_msg=name)
+    assert_allclose(on_dask.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
+    assert on_dask.n_features_in_ == 3 and on_dask.n_iter_ == in_memory.n_iter_
+
+
+def test_dask_fit_keeps_float32(client):
+    X32 = X.astype(np.float32)
+    in_memory, on_dask = fit_both(X32, n_components=3,
+                                  **starting_parameters(X, 3, "full"))
+    assert on_dask.means_.dtype == np.float32
+    assert_allclose(on_dask.lower_bound_, in_memory.lower_bound_, rtol=1e-6)
+
+
+def test_random_from_data_start_is_the_in_memory_start(client):
+    in_memory, on_dask = fit_both(X, n_components=3, init_params="random_from_data",
+                                  random_state=5)
+    assert_allclose(on_dask.means_, in_memory.means_, rtol=1e-10)
+
+
+def test_starts_that_need_kmeans_are_refused(client):
+    model = GaussianMixture(3, init_params="kmeans")
+    with pytest.raises(ValueError, match="init_params='kmeans' needs the data in memory"):
+        model.fit(da.from_array(X, chunks=1000))
+
+
+@pytest.mark.parametrize("value, message", [(np.nan, "Input X contains NaN"),
+                                            (np.inf, "Input X contains infinity")])
+def test_non_finite_dask_data_are_refused(client, value, message):
+    bad = X.copy()
+    bad[1234, 1] = value
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(3, init_params="random_from_data").fit(
+            da.from_array(bad, chunks=1000))
+
+
+def test_sample_weight_is_refused_for_dask_arrays(client):
+    model = GaussianMixture(3, init_params="random_from_data")
+    with pytest.raises(ValueError, match="sample_weight is not supported"):
+        model.fit(da.from_array(X, chunks=1000), sample_weight=np.ones(len(X)))
+
+
+def test_is_dask_array():
+    assert is_dask_array(da.zeros((4, 2)))
+    assert not is_dask_array(np.zeros((4, 2)))
+
+
+def test_importing_gmmlib_does_not_import_dask():
+    code = "import sys, gmmlib; assert not any(m.startswith('dask') for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
