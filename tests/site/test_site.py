@@ -205,7 +205,7 @@ def test_page(page, browser, server):
         problems["MathJax"] = [f"{mathjax['maths']} maths elements, but MathJax did not load"]
     problems = {kind: found for kind, found in problems.items() if found}
     assert not problems, f"{page}:\n" + "\n".join(
-        f"  {kind}:\n" + "\n".join(f"    {item}" for item in found)
+        f"  {kind} ({len(found)}):\n" + "\n".join(f"    {item}" for item in found[:5])
         for kind, found in problems.items())
     assert mathjax["typeset"] >= mathjax["maths"]
 
