@@ -11,6 +11,7 @@ browser session. For each page the test asserts that
   TeX error, and no raw ``$$``, ``\\(``, ``\\[`` or ``\\begin{`` is left in the text;
 - every link to a page of the site points to a file that exists, and every
   ``#anchor`` to an id on that page;
+- no table is wider than the text column (its last columns would be cut off);
 
 and saves a screenshot of the top of the page (1280 x 1600) to `_build/screenshots/`.
 """
@@ -93,6 +94,14 @@ const copy = document.body.cloneNode(true);
 copy.querySelectorAll("pre, code, script, style, textarea, mjx-container")
     .forEach(e => e.remove());
 return copy.textContent;
+"""
+
+# Tables wider than the column they sit in: their last columns scroll out of view.
+WIDE_TABLES = """
+return Array.from(document.querySelectorAll("article table"))
+  .filter(table => table.scrollWidth > table.parentElement.clientWidth + 1)
+  .map(table => `${table.scrollWidth}px in ${table.parentElement.clientWidth}px: `
+                + table.textContent.trim().replace(/\\s+/g, " ").slice(0, 60));
 """
 
 RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{")
@@ -186,6 +195,7 @@ def test_page(page, browser, server):
     failed_images = browser.execute_async_script(WAIT_FOR_IMAGES)
     mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX)
     prose = browser.execute_script(PROSE_TEXT)
+    wide_tables = browser.execute_script(WIDE_TABLES)
     hrefs = browser.execute_script(
         "return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
     errors = [entry["message"] for entry in browser.get_log("browser")
@@ -200,6 +210,7 @@ def test_page(page, browser, server):
         "TeX errors": mathjax["errors"],
         "raw TeX left in the text": sorted(set(RAW_MATH.findall(prose))),
         "broken internal links": broken_links(hrefs, server),
+        "tables wider than the page": wide_tables,
     }
     if mathjax["maths"] and not mathjax["loaded"]:
         problems["MathJax"] = [f"{mathjax['maths']} maths elements, but MathJax did not load"]
