@@ -18,7 +18,7 @@ book test notebooks: export MKL_NUM_THREADS := 2
 # that try to reach the network fail.
 book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/offline
 
-.PHONY: venv book test notebooks bench clean
+.PHONY: venv book test notebooks lab check-site chromium bench clean
 
 venv: $(STAMP)
 
@@ -54,6 +54,28 @@ notebooks: $(EXECUTED_NOTEBOOKS)
 notebooks/%.ipynb: chapters/%.md $(STAMP)
 	@mkdir -p $(@D)
 	$(BIN)/jupytext --to ipynb --execute --output $@ $<
+
+# JupyterLab on the chapters, with the .md files opening as notebooks (jupytext):
+# the settings in .binder/overrides.json are copied into the virtual environment.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+lab: $(STAMP)
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	cp .binder/overrides.json $(LAB_OVERRIDES)
+	$(BIN)/jupyter lab
+
+# The browser test: build the site, then open every page in headless Chromium
+# (tests/site/test_site.py). Debian's chromium and chromium-driver are installed
+# when missing.
+check-site: book
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) chromium
+	GMM_CHECK_SITE=1 $(BIN)/python -m pytest -p no:cacheprovider -v tests/site
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+chromium:
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_em.py
