@@ -11,8 +11,8 @@ from gmmlib import GaussianMixture, conditional_m_step, ecm_m_step, gradient_m_s
 from gmmlib.covariance import (precision_cholesky_from_precisions,
                                precisions_from_cholesky)
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.em_steps import (MixtureParameters, e_step, estimate_log_gaussian_prob,
-                             estimate_log_prob_resp, m_step)
+from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp, m_step
+from gmmlib.free_energy import expected_complete_log_likelihood
 from gmmlib.gem import M_STEPS, mean_displacement_covariances
 from conftest import DATASETS, starting_parameters
 
@@ -44,15 +44,13 @@ def full_precisions(params, n_features):
 
 
 def penalised_q(X, resp, params, reg_covar):
-    r"""Reference :math:`Q_\epsilon = \sum_{nk} r_{nk} \log w_k N(x_n) - \tfrac{\epsilon}{2} \sum_k N_k \operatorname{tr}\Lambda_k`.
+    r"""Reference :math:`Q_\epsilon = Q - \tfrac{\epsilon}{2} \sum_k N_k \operatorname{tr}\Lambda_k`.
 
-    Computed from the data point by point, independently of gmmlib.gem.
+    Q from the data point by point (gmmlib.free_energy), independently of gmmlib.gem.
     """
-    log_joint = estimate_log_gaussian_prob(X, params.means, params.precisions_cholesky,
-                                           params.covariance_type)
-    log_joint += np.log(params.weights)
     traces = np.trace(full_precisions(params, X.shape[1]), axis1=1, axis2=2)
-    return float(np.sum(resp * log_joint) - 0.5 * reg_covar * resp.sum(axis=0) @ traces)
+    return (expected_complete_log_likelihood(X, resp, params)
+            - 0.5 * reg_covar * resp.sum(axis=0) @ traces)
 
 
 def run(X, params, step, n_iter, reg_covar, sample_weight=None):
