@@ -189,8 +189,8 @@ def normalize_log_prob(weighted_log_prob, log_floor=None):
         since every step then runs along contiguous rows.
     log_floor : float, optional
         Raise :math:`a_{nk} - m_n` to at least this value before taking the
-        exponential. With a floor such as :func:`log_floor` (about -600 in
-        float64), the raised terms are below :math:`10^{-260}` of the largest
+        exponential. With a floor such as :func:`log_floor` (about -496 in
+        float64), the raised terms are below :math:`10^{-215}` of the largest
         one, so :math:`\log p(x_n)` is unchanged and no responsibility moves
         by more than that; in exchange ``exp`` never underflows, which is
         several times slower than its usual path. Default: no floor (exact zeros).
@@ -213,13 +213,15 @@ def normalize_log_prob(weighted_log_prob, log_floor=None):
 
 
 def log_floor(dtype):
-    """Floor for :func:`normalize_log_prob`: 85% of the log of the smallest normal number.
+    """Floor for :func:`normalize_log_prob`: 70% of the log of the smallest normal number.
 
-    -602 for float64, -74 for float32: the exponential of the floor, and its
-    products with the features of data of ordinary scale, stay normal numbers
-    (subnormal arithmetic is slow), while being negligible next to 1.
+    -496 for float64 and -61 for float32. Its exponential is negligible next
+    to 1 (below :math:`10^{-215}` and :math:`10^{-26}`) yet a normal number, and
+    stays one when multiplied by features of ordinary size (subnormal
+    arithmetic is slow); in float64, ``exp`` of arguments beyond -512 also
+    leaves the fast path of common math libraries.
     """
-    return 0.85 * float(np.log(np.finfo(dtype).tiny))
+    return 0.7 * float(np.log(np.finfo(dtype).tiny))
 
 
 def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
