@@ -71,13 +71,45 @@ def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_
     return covariances
 
 
+def rounding_floor(nk, second_moments, covariance_type):
+    r"""The size below which a variance from the statistics is rounding noise.
+
+    :math:`\Sigma_k = T_k / N_k - \mu_k \mu_k^\top` subtracts numbers as large as
+    the second moments :math:`s_k = \max_i (T_k)_{ii} / N_k` (about the centre of the
+    sums), so its entries carry rounding errors of order :math:`u\,s_k`. A variance
+    below :math:`10\,d\,u\,s_k` (:math:`u` the unit roundoff of float64, :math:`d`
+    the number of features) has no correct digit: the component has collapsed.
+
+    Parameters
+    ----------
+    nk, second_moments, covariance_type
+        As for :func:`covariances_from_statistics`.
+
+    Returns
+    -------
+    floor : ndarray
+        Shape (n_components,) for 'full' and 'spherical', () for 'tied',
+        (n_components, n_features) for 'diag'.
+    """
+    eps = np.finfo(np.float64).eps
+    if covariance_type == "full":
+        diagonals = np.diagonal(second_moments, axis1=1, axis2=2)
+        return 10 * eps * diagonals.shape[1] * diagonals.max(axis=1) / nk
+    if covariance_type == "tied":
+        return 10 * eps * len(second_moments) * np.diag(second_moments).max() / nk.sum()
+    if covariance_type == "diag":
+        return 10 * eps * second_moments / nk[:, None]
+    return 10 * eps * second_moments.max(axis=1) / nk
+
+
 def _degenerate(dtype, component=None):
     message = DEGENERATE_COVARIANCE_MESSAGE
     if dtype == np.float32:
         message += (" The numerical accuracy can also be improved by passing "
                     "float64 data instead of float32.")
     if component is not None:
-        message += f" Component {component} has a covariance that is not positive definite."
+        message += (f" Component {component} has a covariance that is not positive "
+                    "definite, or singular to working precision.")
     return ValueError(message)
 
 
@@ -113,24 +145,41 @@ def _cholesky_or_raise(matrices, dtype):
         raise _degenerate(dtype) from None
 
 
-def precision_cholesky_from_covariances(covariances, covariance_type):
+def precision_cholesky_from_covariances(covariances, covariance_type, floor=0.0):
     r"""Upper-triangular :math:`P` with :math:`P P^\top = \Sigma^{-1}`.
 
     For a lower Cholesky factor :math:`\Sigma = L L^\top`, :math:`P = L^{-\top}`.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        As :func:`covariances_from_statistics` returns them.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    floor : float or ndarray, default=0.0
+        Per component (per variance for 'diag'), the size at or below which a
+        variance is rounding noise (:func:`rounding_floor`). A full covariance
+        fails when :math:`1 / \operatorname{tr} \Sigma^{-1} = 1 / \lVert P \rVert_F^2`,
+        which lies between :math:`\lambda_{\min} / d` and :math:`\lambda_{\min}`,
+        is at or below it.
 
     Raises
     ------
     ValueError
         With scikit-learn's degenerate-covariance message (naming the component)
-        when a covariance is not positive definite.
+        when a covariance is not positive definite, or not above ``floor``.
     """
     dtype = covariances.dtype
     if covariance_type in ("full", "tied"):
         stack = covariances if covariance_type == "full" else covariances[None]
         lower = _cholesky_or_raise(stack, dtype)
         precisions_chol = _triangular_inverse(lower, lower=True).transpose(0, 2, 1)
+        smallest = 1.0 / np.square(precisions_chol).sum(axis=(1, 2))
+        bad = np.flatnonzero(~(smallest > floor))
+        if bad.size:
+            raise _degenerate(dtype, int(bad[0]))
         return precisions_chol if covariance_type == "full" else precisions_chol[0]
-    bad = np.flatnonzero(~(covariances > 0.0).reshape(len(covariances), -1).all(axis=1))
+    above = (covariances > floor).reshape(len(covariances), -1)
+    bad = np.flatnonzero(~above.all(axis=1))
     if bad.size:
         raise _degenerate(dtype, int(bad[0]))
     return 1.0 / np.sqrt(covariances)

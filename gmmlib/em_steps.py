@@ -41,7 +41,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from .covariance import (covariances_from_statistics, log_det_cholesky,
-                         precision_cholesky_from_covariances, precisions_from_cholesky)
+                         precision_cholesky_from_covariances, precisions_from_cholesky,
+                         rounding_floor)
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -585,6 +586,13 @@ def m_step(stats, covariance_type, reg_covar):
     Returns
     -------
     MixtureParameters
+
+    Raises
+    ------
+    ValueError
+        scikit-learn's degenerate-covariance error, naming the component, when a
+        covariance is not positive definite or no larger than the rounding error of
+        the statistics it came from (:func:`gmmlib.covariance.rounding_floor`).
     """
     nk = stats.nk + 10 * np.finfo(np.float64).eps
     centred_means = stats.first_moments / nk[:, None]
@@ -594,7 +602,8 @@ def m_step(stats, covariance_type, reg_covar):
         weights=nk / nk.sum(),
         means=centred_means + stats.shift,
         covariances=covariances,
-        precisions_cholesky=precision_cholesky_from_covariances(covariances,
-                                                                covariance_type),
+        precisions_cholesky=precision_cholesky_from_covariances(
+            covariances, covariance_type,
+            floor=rounding_floor(nk, stats.second_moments, covariance_type)),
         covariance_type=covariance_type,
     )

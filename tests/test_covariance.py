@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gmmlib.covariance import (covariances_from_cholesky, precision_cholesky_from_covariances,
-                               precisions_from_cholesky)
+                               precisions_from_cholesky, rounding_floor)
 
 
 def random_covariances(n_components, n_features, dtype, seed=0):
@@ -36,3 +36,32 @@ def test_covariances_from_cholesky_ignores_the_lower_triangle():
     noisy = factors + np.tril(np.full((3, 3), 7.0), -1)
     assert_array_equal(covariances_from_cholesky(noisy, "full"),
                        covariances_from_cholesky(factors, "full"))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_variance_at_the_rounding_floor_is_degenerate(covariance_type):
+    """Positive definite, but no larger than rounding noise: the component is named."""
+    variances = np.array([[1.0, 1.0], [1.0, 1e-17]])
+    covariances = {"full": np.stack([np.diag(row) for row in variances]),
+                   "tied": np.diag(variances[1]),
+                   "diag": variances,
+                   "spherical": variances.min(axis=1)}[covariance_type]
+    precision_cholesky_from_covariances(covariances, covariance_type)  # no floor: accepted
+    with pytest.raises(ValueError, match=r"Component (1|0) has a covariance that is not "
+                                         r"positive definite, or singular to working"):
+        precision_cholesky_from_covariances(covariances, covariance_type, floor=1e-15)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_rounding_floor_scales_with_the_second_moments(covariance_type):
+    """10 d u times the largest second moment per component (per entry for 'diag')."""
+    nk = np.array([2.0, 4.0])
+    diagonals = np.array([[2.0, 8.0], [4.0, 4.0]])
+    second_moments = {"full": np.stack([np.diag(row) for row in diagonals]),
+                      "tied": np.diag(diagonals.sum(axis=0)),
+                      "diag": diagonals, "spherical": diagonals}[covariance_type]
+    u10 = 10 * np.finfo(np.float64).eps
+    expected = {"full": u10 * 2 * np.array([4.0, 1.0]), "tied": u10 * 2 * 12.0 / 6.0,
+                "diag": u10 * diagonals / nk[:, None],
+                "spherical": u10 * np.array([4.0, 1.0])}[covariance_type]
+    assert_allclose(rounding_floor(nk, second_moments, covariance_type), expected)

@@ -64,3 +64,18 @@ def test_constant_feature_without_regularisation_fails_clearly():
     with pytest.raises(ValueError, match="increase reg_covar, or scale the input data"):
         quiet_fit(GaussianMixture(2, reg_covar=0.0, random_state=0), X)
 
+
+
+def test_two_points_in_the_plane_collapse_even_when_cholesky_succeeds():
+    """A component holding only two points has a rank-one covariance. Rounding can
+    leave it numerically positive definite; gmmlib still reports the collapse."""
+    cloud = np.random.default_rng(1).normal(size=(40, 2))
+    X = np.vstack([cloud, [[10.0, 10.0], [10.6, 10.2]]])
+    means_init = [[0.0, 0.0], [10.3, 10.1]]
+    model = GaussianMixture(2, reg_covar=0.0, tol=0.0, max_iter=3, means_init=means_init)
+    with pytest.raises(ValueError, match="Component 1 has a covariance that is not "
+                                         "positive definite, or singular to working"):
+        quiet_fit(model, X)
+    # The same data with the default regularisation fits soundly.
+    regularised = quiet_fit(GaussianMixture(2, means_init=means_init), X)
+    assert regularised.converged_ and np.all(np.isfinite(regularised.covariances_))
