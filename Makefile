@@ -30,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "$(CURDIR)/_build/html/index.html"
 
 # MPLBACKEND=Agg is for the library tests only: set for a Jupyter kernel it would

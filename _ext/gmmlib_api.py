@@ -117,6 +117,8 @@ class ModulesDirective(SphinxDirective):
         package = importlib.import_module(PACKAGE)
         sections = []
         for module in documented_modules(package):
+            # An incremental build re-reads this page when a module's source changes.
+            self.env.note_dependency(importlib.import_module(module).__file__)
             section = nodes.section(ids=[nodes.make_id(f"api-{module}")])
             section += nodes.title(module, "", nodes.literal(module, module))
             lines = [f".. automodule:: {module}", "   :members:"]
