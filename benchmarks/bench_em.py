@@ -1,13 +1,14 @@
-"""Time per EM iteration of gmmlib.GaussianMixture against scikit-learn's.
+"""Time per EM iteration of gmmlib's mixtures against scikit-learn's.
 
 Every configuration of the performance targets is fitted by both libraries
 in this one process, alternating, from the same starting parameters, with
 ``tol=0`` so both run the same iterations. The time per iteration is the
 difference between a fit of ``1 + iterations`` and a fit of 1 iteration,
 divided by ``iterations`` (so validation and set-up do not count); the table
-shows the median over ``--repeats`` runs (:mod:`gmmlib.timing`). "max rel diff" is the largest of
-``max|ours - theirs| / max|theirs|`` over the weights, means and covariances
-after the long fit.
+shows the median over ``--repeats`` runs (:mod:`gmmlib.timing`). "max rel diff" is
+the largest of ``max|ours - theirs| / max|theirs|`` over the weights, means and covariances
+after the long fit. The float32 fit is timed alternately with the float64 one;
+BayesianGaussianMixture (variational EM) is timed in the same way.
 
 Peak memory is measured for 2,000,000 x 10 with 8 full components in a child
 process per library: the child loads the data, then the peak resident memory
@@ -30,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from threadpoolctl import threadpool_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gmmlib import GaussianMixture  # noqa: E402
+from gmmlib import BayesianGaussianMixture, GaussianMixture  # noqa: E402
 from gmmlib.datasets import make_blobs_mixture  # noqa: E402
 from gmmlib.timing import (compare_iteration_times, fit_seconds,  # noqa: E402
                            max_relative_difference)
@@ -68,11 +70,15 @@ CASES = [
 ]
 FLOAT32_CASE = Case(200_000, 10, 8, "full", 1.8)
 MEMORY_CASE = Case(2_000_000, 10, 8, "full", 2.0, iterations=2)
+#: Variational Bayesian mixtures: 100,000 x 2 (five clusters), ten full components.
+BAYES_SAMPLES, BAYES_ITERATIONS, BAYES_TARGET = 100_000, 20, 3.0
+BAYES_COMPARED = ("weights_", "means_", "covariances_", "mean_precision_",
+                  "degrees_of_freedom_")
 #: Seconds per iteration that the arithmetic and memory traffic need (issue 5).
 FLOOR_SECONDS = 0.010
 
 
-def starting_parameters(X, n_components, covariance_type, dtype=np.float64):
+def starting_parameters(X, n_components, covariance_type):
     """Distinct data points as means, the data covariance for every component."""
     rng = np.random.default_rng(1)
     precision = np.linalg.inv(np.cov(X.T))
@@ -85,15 +91,14 @@ def starting_parameters(X, n_components, covariance_type, dtype=np.float64):
     start = dict(weights_init=rng.dirichlet(np.full(n_components, 10.0)),
                  means_init=X[rng.choice(len(X), n_components, replace=False)],
                  precisions_init=precisions)
-    return {name: value.astype(dtype) for name, value in start.items()}
+    return start
 
 
-def make_data(case, dtype=np.float64):
+def make_data(case):
     """Seeded data of the case and its starting parameters."""
     X, _ = make_blobs_mixture(case.n_samples, n_components=case.n_components,
                               n_features=case.n_features, random_state=0)
-    start = starting_parameters(X, case.n_components, case.covariance_type, dtype)
-    return X.astype(dtype), start
+    return X, starting_parameters(X, case.n_components, case.covariance_type)
 
 
 def factories(case, start):
@@ -105,12 +110,25 @@ def factories(case, start):
     return {library: factory(estimator) for library, estimator in LIBRARIES.items()}
 
 
-def time_case(case, repeats, dtype=np.float64, libraries=tuple(LIBRARIES)):
+def time_case(case, repeats):
     """Median seconds per iteration of each library, alternating them."""
-    X, start = make_data(case, dtype)
-    chosen = {name: factory for name, factory in factories(case, start).items()
-              if name in libraries}
-    return compare_iteration_times(chosen, X, case.iterations, repeats)
+    X, start = make_data(case)
+    return compare_iteration_times(factories(case, start), X, case.iterations, repeats)
+
+
+def time_bayesian(prior_type, n_samples, repeats):
+    """Both BayesianGaussianMixture classes from the same start (scikit-learn's
+    'random_from_data' draws with the same seed, which gmmlib reproduces)."""
+    X, _ = make_blobs_mixture(n_samples, n_components=5, n_features=2, separation=3.0,
+                              random_state=0)
+
+    def factory(estimator):
+        return lambda max_iter: estimator(
+            n_components=10, covariance_type="full", weight_concentration_prior_type=prior_type,
+            init_params="random_from_data", random_state=0, tol=0.0, max_iter=max_iter)
+    return compare_iteration_times(
+        {"scikit-learn": factory(SklearnBayesianGaussianMixture),
+         "gmmlib": factory(BayesianGaussianMixture)}, X, BAYES_ITERATIONS, repeats)
 
 
 def memory_child(library, folder):
@@ -172,7 +190,7 @@ def machine_description():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true",
                         help="a tenth of the samples, for a smoke run")
     parser.add_argument("--memory-child", nargs=2, metavar=("LIBRARY", "FOLDER"),
@@ -201,17 +219,37 @@ def main():
 
     case = FLOAT32_CASE
     case.n_samples //= scale
-    times64, models64 = time_case(case, args.repeats, np.float64, ("gmmlib",))
-    times32, models32 = time_case(case, args.repeats, np.float32)
-    ours32, theirs32, ours64 = (models32["gmmlib"], models32["scikit-learn"],
-                                models64["gmmlib"])
-    print(f"\nfloat32, {case.name}: gmmlib {times32['gmmlib']:.4f} s/iter, "
-          f"{times64['gmmlib'] / times32['gmmlib']:.2f}x faster than its float64 "
-          f"(target >= 1.8x); scikit-learn float32 {times32['scikit-learn']:.4f} s/iter.")
+    X, start64 = make_data(case)
+    start32 = {name: value.astype(np.float32) for name, value in start64.items()}
+    runs = {"gmmlib float64": (X, factories(case, start64)["gmmlib"]),
+            "gmmlib float32": (X.astype(np.float32), factories(case, start32)["gmmlib"]),
+            "scikit-learn float32": (X.astype(np.float32),
+                                     factories(case, start32)["scikit-learn"])}
+    times, models = compare_iteration_times(
+        {name: factory for name, (_, factory) in runs.items()},
+        {name: data for name, (data, _) in runs.items()}, case.iterations, args.repeats)
+    ours64, ours32 = models["gmmlib float64"], models["gmmlib float32"]
+    theirs32 = models["scikit-learn float32"]
+    print(f"\nfloat32, {case.name}: gmmlib {times['gmmlib float32']:.4f} s/iter, "
+          f"{times['gmmlib float64'] / times['gmmlib float32']:.2f}x faster than its float64 "
+          f"({times['gmmlib float64']:.4f} s/iter, fitted alternately; target >= 1.8x); "
+          f"scikit-learn float32 {times['scikit-learn float32']:.4f} s/iter.")
     print(f"  log-likelihood relative to gmmlib's float64 fit: gmmlib float32 "
           f"{abs(float(ours32.lower_bound_) / ours64.lower_bound_ - 1):.1e}, scikit-learn "
           f"float32 {abs(float(theirs32.lower_bound_) / ours64.lower_bound_ - 1):.1e} "
           f"(target <= 1e-4); fitted dtype {ours32.means_.dtype}.", flush=True)
+
+    print("\n| BayesianGaussianMixture | scikit-learn s/iter | gmmlib s/iter | speed-up "
+          "| target | max rel diff |")
+    print("| --- | ---: | ---: | ---: | --- | ---: |")
+    for prior_type in ("dirichlet_process", "dirichlet_distribution"):
+        n_samples = BAYES_SAMPLES // scale
+        times, models = time_bayesian(prior_type, n_samples, args.repeats)
+        difference = max_relative_difference(models["gmmlib"], models["scikit-learn"],
+                                             BAYES_COMPARED)
+        print(f"| {n_samples:,} x 2, 10 full, {prior_type} | {times['scikit-learn']:.4f} "
+              f"| {times['gmmlib']:.4f} | {times['scikit-learn'] / times['gmmlib']:.1f}x "
+              f"| >= {BAYES_TARGET:g}x | {difference:.1e} |", flush=True)
 
     n_samples = MEMORY_CASE.n_samples // scale
     memory = measure_memory(n_samples)

@@ -54,8 +54,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (COVARIANCE_TYPES, covariances_from_statistics, log_det_cholesky,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, e_step,
-                       estimate_log_prob_resp, statistics_from_resp)
+from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, blas_threads, e_step,
+                       estimate_log_prob_resp, single_threaded_blas, statistics_from_resp)
 from .gaussian_mixture import GaussianMixture
 from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
 
@@ -643,26 +643,33 @@ degrees_of_freedom_prior_, covariance_prior_
         return update_posterior(stats, priors, self.covariance_type, self.reg_covar)
 
     def _run(self, X, posterior, priors, shift, bound):
-        """Coordinate ascent from ``posterior`` until the bound changes by less than ``tol``."""
+        """Coordinate ascent from ``posterior`` until the bound changes by less than ``tol``.
+
+        As in :class:`gmmlib.GaussianMixture`, BLAS runs on one thread throughout and
+        the E-step spreads its blocks over as many threads as BLAS was allowed.
+        """
         n_features = X.shape[1]
         lower_bounds = []
         converged = False
         n_iter = 0
-        for n_iter in range(1, self.max_iter + 1):
-            previous = bound
-            params = self._mixture_parameters(posterior, priors)
-            log_weights = variational_log_weights(posterior, priors, n_features)
-            stats = e_step(X, params, shift=shift, log_weights=log_weights)
-            entropy = responsibility_entropy(stats, params, log_weights)
-            posterior = update_posterior(stats, priors, self.covariance_type,
-                                         self.reg_covar)
-            bound = lower_bound(posterior, priors, entropy, self.covariance_type)
-            lower_bounds.append(bound)
-            change = bound - previous
-            self._print_verbose_iter_end(n_iter, change)
-            if abs(change) < self.tol:
-                converged = True
-                break
+        n_threads = blas_threads()
+        with single_threaded_blas():
+            for n_iter in range(1, self.max_iter + 1):
+                previous = bound
+                params = self._mixture_parameters(posterior, priors)
+                log_weights = variational_log_weights(posterior, priors, n_features)
+                stats = e_step(X, params, shift=shift, log_weights=log_weights,
+                               n_threads=n_threads)
+                entropy = responsibility_entropy(stats, params, log_weights)
+                posterior = update_posterior(stats, priors, self.covariance_type,
+                                             self.reg_covar)
+                bound = lower_bound(posterior, priors, entropy, self.covariance_type)
+                lower_bounds.append(bound)
+                change = bound - previous
+                self._print_verbose_iter_end(n_iter, change)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
         return dict(posterior=posterior, lower_bound=bound, converged=converged,
                     n_iter=n_iter, lower_bounds=lower_bounds)
 
