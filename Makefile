@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 CHAPTERS := $(sort $(wildcard chapters/*.md))
 NBVAL_NOTEBOOKS := $(patsubst chapters/%.md,_build/nbval/%.ipynb,$(CHAPTERS))
 EXECUTED_NOTEBOOKS := $(patsubst chapters/%.md,notebooks/%.ipynb,$(CHAPTERS))
+CHAPTER_NOTEBOOKS := $(CHAPTERS:.md=.ipynb)
 
 # Stable runs: two BLAS/OpenMP threads where one chapter or benchmark runs at a time
 # (gmmlib's E-step then runs on two threads too), one where `make test` runs two
@@ -24,7 +25,7 @@ test: export MKL_NUM_THREADS := 1
 # that try to reach the network fail.
 book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/offline
 
-.PHONY: venv book test notebooks lab check-site chromium bench clean
+.PHONY: venv book test ipynb notebooks lab check-site chromium bench clean
 
 venv: $(STAMP)
 
@@ -54,6 +55,14 @@ test: $(STAMP)
 _build/nbval/%.ipynb: chapters/%.md
 	@mkdir -p $(@D)
 	$(BIN)/jupytext --to ipynb --execute --output $@ $<
+
+# chapters/NN_topic.ipynb: each chapter without outputs, made from its .md (never
+# edited by hand), for the launch buttons: Colab opens only .ipynb files from the
+# repository. tests/test_chapter_notebooks.py checks that they match the .md files.
+ipynb: $(CHAPTER_NOTEBOOKS)
+
+chapters/%.ipynb: chapters/%.md | $(STAMP)
+	$(BIN)/jupytext --to ipynb --output $@ $<
 
 notebooks: $(EXECUTED_NOTEBOOKS)
 
