@@ -42,7 +42,7 @@ the posterior mean precision :math:`\nu_k W_k`), ``covariance_prior`` is
 import math
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
@@ -52,7 +52,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .covariance import (COVARIANCE_TYPES, covariances_from_statistics, log_det_cholesky,
+from .covariance import (covariances_from_statistics, log_det_cholesky,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
 from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, blas_threads, e_step,
                        estimate_log_prob_resp, single_threaded_blas, statistics_from_resp)

@@ -21,7 +21,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
-                         precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from . import distributed
 from .em_steps import (MixtureParameters, blas_threads, e_step, estimate_log_prob_resp,

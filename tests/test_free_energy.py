@@ -7,7 +7,8 @@ from scipy import stats
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from conftest import starting_parameters
-from gmmlib.covariance import covariances_from_cholesky, precision_cholesky_from_precisions
+from gmmlib.covariance import (covariances_from_cholesky, full_covariances,
+                               precision_cholesky_from_precisions)
 from gmmlib.em_steps import (MixtureParameters, SufficientStatistics, estimate_log_prob_resp,
                              statistics_from_resp)
 from gmmlib.free_energy import (entropy, expected_complete_log_likelihood,
@@ -26,22 +27,10 @@ def parameters(X, n_components, covariance_type, seed=0):
                              covariance_type)
 
 
-def full_covariances(params, n_features):
-    """The covariances as a (n_components, d, d) stack, whatever the type."""
-    n_components = len(params.weights)
-    covariances = params.covariances
-    if params.covariance_type == "tied":
-        return np.repeat(covariances[None], n_components, axis=0)
-    if params.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in covariances])
-    if params.covariance_type == "spherical":
-        return covariances[:, None, None] * np.eye(n_features)
-    return covariances
-
-
 def scipy_log_joint(X, params):
     """log w_k + log N(x_n | mu_k, Sigma_k) from scipy.stats, an independent reference."""
-    covariances = full_covariances(params, X.shape[1])
+    covariances = full_covariances(params.covariances, params.covariance_type,
+                                   *params.means.shape)
     return np.column_stack([
         np.log(w) + stats.multivariate_normal.logpdf(X, mean, cov)
         for w, mean, cov in zip(params.weights, params.means, covariances)])

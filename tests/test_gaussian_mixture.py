@@ -6,22 +6,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import GaussianMixture
+from gmmlib.covariance import full_covariances
 from gmmlib.datasets import make_blobs_mixture
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
-
-
-def full_covariances(model):
-    """The fitted covariances as one (n_components, d, d) stack, whatever the type."""
-    n_components, n_features = model.means_.shape
-    covariances = model.covariances_
-    if model.covariance_type == "tied":
-        return np.repeat(covariances[None], n_components, axis=0)
-    if model.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in covariances])
-    if model.covariance_type == "spherical":
-        return covariances[:, None, None] * np.eye(n_features)
-    return covariances
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -57,7 +45,8 @@ def test_samples_have_the_moments_of_the_fitted_mixture(covariance_type):
     frequencies = np.bincount(labels, minlength=3) / n_draws
     stderr = np.sqrt(model.weights_ * (1 - model.weights_) / n_draws)
     assert np.all(np.abs(frequencies - model.weights_) < 5 * stderr)
-    covariances = full_covariances(model)
+    covariances = full_covariances(model.covariances_, model.covariance_type,
+                                   *model.means_.shape)
     for k in range(3):
         group = draws[labels == k]
         # Mean of each component: standard error sqrt(diag(Sigma_k) / n_k).

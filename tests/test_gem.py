@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from gmmlib import GaussianMixture, conditional_m_step, ecm_m_step, gradient_m_step
-from gmmlib.covariance import (precision_cholesky_from_precisions,
+from gmmlib.covariance import (full_covariances, precision_cholesky_from_precisions,
                                precisions_from_cholesky)
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp, m_step
@@ -29,26 +29,16 @@ def start(X, n_components, covariance_type, seed=0):
         covariance_type)
 
 
-def full_precisions(params, n_features):
-    """The precisions as one (n_components, d, d) stack, whatever the type."""
-    n_components = len(params.weights)
-    precisions = precisions_from_cholesky(params.precisions_cholesky,
-                                          params.covariance_type)
-    if params.covariance_type == "tied":
-        return np.repeat(precisions[None], n_components, axis=0)
-    if params.covariance_type == "diag":
-        return np.stack([np.diag(p) for p in precisions])
-    if params.covariance_type == "spherical":
-        return precisions[:, None, None] * np.eye(n_features)
-    return precisions
-
-
 def penalised_q(X, resp, params, reg_covar):
     r"""Reference :math:`Q_\epsilon = Q - \tfrac{\epsilon}{2} \sum_k N_k \operatorname{tr}\Lambda_k`.
 
     Q from the data point by point (gmmlib.free_energy), independently of gmmlib.gem.
     """
-    traces = np.trace(full_precisions(params, X.shape[1]), axis1=1, axis2=2)
+    # The precisions have the layout of the covariances of their type.
+    precisions = full_covariances(
+        precisions_from_cholesky(params.precisions_cholesky, params.covariance_type),
+        params.covariance_type, *params.means.shape)
+    traces = np.trace(precisions, axis1=1, axis2=2)
     return (expected_complete_log_likelihood(X, resp, params)
             - 0.5 * reg_covar * resp.sum(axis=0) @ traces)
 

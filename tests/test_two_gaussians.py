@@ -3,7 +3,7 @@ gmmlib.GaussianMixture and scikit-learn from the same starting parameters."""
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 from scipy import optimize, stats
 from scipy.special import expit, logit
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
