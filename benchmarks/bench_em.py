@@ -38,8 +38,8 @@ from threadpoolctl import threadpool_info
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gmmlib import BayesianGaussianMixture, GaussianMixture  # noqa: E402
 from gmmlib.datasets import make_blobs_mixture  # noqa: E402
-from gmmlib.timing import (compare_iteration_times, fit_seconds,  # noqa: E402
-                           max_relative_difference)
+from gmmlib.timing import (common_start, compare_iteration_times,  # noqa: E402
+                           fit_seconds, max_relative_difference)
 
 LIBRARIES = {"scikit-learn": SklearnGaussianMixture, "gmmlib": GaussianMixture}
 
@@ -78,27 +78,11 @@ BAYES_COMPARED = ("weights_", "means_", "covariances_", "mean_precision_",
 FLOOR_SECONDS = 0.010
 
 
-def starting_parameters(X, n_components, covariance_type):
-    """Distinct data points as means, the data covariance for every component."""
-    rng = np.random.default_rng(1)
-    precision = np.linalg.inv(np.cov(X.T))
-    precisions = {
-        "full": np.repeat(precision[None], n_components, axis=0),
-        "tied": precision,
-        "diag": np.repeat(np.diag(precision)[None], n_components, axis=0),
-        "spherical": np.full(n_components, np.diag(precision).mean()),
-    }[covariance_type]
-    start = dict(weights_init=rng.dirichlet(np.full(n_components, 10.0)),
-                 means_init=X[rng.choice(len(X), n_components, replace=False)],
-                 precisions_init=precisions)
-    return start
-
-
 def make_data(case):
     """Seeded data of the case and its starting parameters."""
     X, _ = make_blobs_mixture(case.n_samples, n_components=case.n_components,
                               n_features=case.n_features, random_state=0)
-    return X, starting_parameters(X, case.n_components, case.covariance_type)
+    return X, common_start(X, case.n_components, case.covariance_type, random_state=1)
 
 
 def factories(case, start):
@@ -161,7 +145,8 @@ def measure_memory(n_samples):
     with tempfile.TemporaryDirectory() as folder:
         np.save(Path(folder) / "X.npy", X)
         np.savez(Path(folder) / "start.npz",
-                 **starting_parameters(X, case.n_components, case.covariance_type))
+                 **common_start(X, case.n_components, case.covariance_type,
+                                random_state=1))
         del X
         result = {}
         for library in LIBRARIES:

@@ -63,6 +63,40 @@ def compare_iteration_times(factories, X, iterations=5, repeats=3):
     return {name: float(value) for name, value in seconds.items()}, models
 
 
+def common_start(X, n_components, covariance_type="full", random_state=0):
+    """Starting parameters to give two implementations of EM, in scikit-learn's form.
+
+    Weights drawn from a Dirichlet distribution, distinct data points as means,
+    and the inverse of the data covariance as every component's precision (kept
+    in the layout of ``covariance_type``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    random_state : int, default=0
+        Seed of the weights and of the choice of means.
+
+    Returns
+    -------
+    start : dict
+        ``weights_init``, ``means_init`` and ``precisions_init``, to pass to
+        either library's ``GaussianMixture``.
+    """
+    rng = np.random.default_rng(random_state)
+    weights = rng.dirichlet(np.full(n_components, 10.0))
+    means = X[rng.choice(len(X), n_components, replace=False)]
+    precision = np.linalg.inv(np.atleast_2d(np.cov(X.T)))
+    precisions = {
+        "full": np.repeat(precision[None], n_components, axis=0),
+        "tied": precision,
+        "diag": np.repeat(np.diag(precision)[None], n_components, axis=0),
+        "spherical": np.full(n_components, np.diag(precision).mean()),
+    }[covariance_type]
+    return dict(weights_init=weights, means_init=means, precisions_init=precisions)
+
+
 def max_relative_difference(model, reference, names=("weights_", "means_", "covariances_")):
     r"""Largest :math:`\max|a - b| / \max|b|` over fitted arrays of two mixtures."""
     return max(float(np.max(np.abs(np.asarray(getattr(model, name), dtype=np.float64)

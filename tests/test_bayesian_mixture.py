@@ -13,7 +13,7 @@ from gmmlib.bayesian_mixture import (VariationalPosterior, expected_log_gaussian
                                      expected_log_weights, responsibility_entropy)
 from gmmlib.datasets import make_blobs_mixture, make_mixture
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_gaussian_prob
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 RTOL = 1e-6
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -194,7 +194,7 @@ def test_entropy_from_statistics_equals_the_direct_sum(covariance_type, offset):
     X, _ = make_blobs_mixture(700, n_components=3, n_features=3, separation=2.0,
                               random_state=16)
     X = X + offset
-    start = starting_parameters(X, 4, covariance_type, seed=3)
+    start = common_start(X, 4, covariance_type, random_state=3)
     model = BayesianGaussianMixture(n_components=4, covariance_type=covariance_type,
                                     max_iter=3, tol=0.0, random_state=0)
     with pytest.warns(ConvergenceWarning):

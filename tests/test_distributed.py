@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.distributed import is_dask_array
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("dask.distributed")
@@ -41,7 +41,7 @@ def fit_both(data, **settings):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_dask_fit_equals_in_memory_fit(client, covariance_type):
     in_memory, on_dask = fit_both(X, n_components=3, covariance_type=covariance_type,
-                                  **starting_parameters(X, 3, covariance_type))
+                                  **common_start(X, 3, covariance_type))
     for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
         assert_allclose(getattr(on_dask, name), getattr(in_memory, name), rtol=1e-10,
                         atol=1e-13, err_msg=name)
@@ -52,7 +52,7 @@ def test_dask_fit_equals_in_memory_fit(client, covariance_type):
 def test_dask_fit_keeps_float32(client):
     X32 = X.astype(np.float32)
     in_memory, on_dask = fit_both(X32, n_components=3,
-                                  **starting_parameters(X, 3, "full"))
+                                  **common_start(X, 3, "full"))
     assert on_dask.means_.dtype == np.float32
     assert_allclose(on_dask.lower_bound_, in_memory.lower_bound_, rtol=1e-6)
 

@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 FITTED_ARRAYS = ["weights_", "means_", "covariances_", "precisions_",
@@ -18,7 +18,7 @@ def fit_in_both_dtypes(covariance_type, n_samples=20_000, max_iter=30):
     X, _ = make_blobs_mixture(n_samples, n_components=4, n_features=3, separation=2.0,
                               random_state=10)
     X += 100.0  # far from the origin: the centring matters more in float32
-    start = starting_parameters(X, 4, covariance_type)
+    start = common_start(X, 4, covariance_type)
     settings = dict(n_components=4, covariance_type=covariance_type, tol=0.0,
                     max_iter=max_iter)
     fits = {}

@@ -6,7 +6,6 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-from conftest import starting_parameters
 from gmmlib.covariance import (covariances_from_cholesky, full_covariances,
                                precision_cholesky_from_precisions)
 from gmmlib.em_steps import (MixtureParameters, SufficientStatistics, estimate_log_prob_resp,
@@ -14,13 +13,14 @@ from gmmlib.em_steps import (MixtureParameters, SufficientStatistics, estimate_l
 from gmmlib.free_energy import (entropy, expected_complete_log_likelihood,
                                 expected_complete_log_likelihood_from_statistics,
                                 free_energy, kl_gap, log_likelihood)
+from gmmlib.timing import common_start
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
 
 def parameters(X, n_components, covariance_type, seed=0):
     """MixtureParameters from the shared starting point of the comparison tests."""
-    start = starting_parameters(X, n_components, covariance_type, seed)
+    start = common_start(X, n_components, covariance_type, seed)
     factors = precision_cholesky_from_precisions(start["precisions_init"], covariance_type)
     return MixtureParameters(start["weights_init"], start["means_init"],
                              covariances_from_cholesky(factors, covariance_type), factors,

@@ -14,7 +14,8 @@ from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp, m_step
 from gmmlib.free_energy import expected_complete_log_likelihood
 from gmmlib.gem import M_STEPS, mean_displacement_covariances
-from conftest import DATASETS, starting_parameters
+from gmmlib.timing import common_start
+from conftest import DATASETS
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 GEM_STEPS = ["ecm", "gradient"]
@@ -22,7 +23,7 @@ GEM_STEPS = ["ecm", "gradient"]
 
 def start(X, n_components, covariance_type, seed=0):
     """The shared starting point of tests/conftest.py as MixtureParameters."""
-    given = starting_parameters(X, n_components, covariance_type, seed)
+    given = common_start(X, n_components, covariance_type, seed)
     return MixtureParameters(
         given["weights_init"], given["means_init"], None,
         precision_cholesky_from_precisions(given["precisions_init"], covariance_type),
@@ -84,7 +85,7 @@ def test_estimator_history_never_decreases(dataset, covariance_type, name):
     _, X, n_components = dataset
     model = GaussianMixture(n_components, covariance_type=covariance_type, m_step=name,
                             tol=1e-8, max_iter=300, reg_covar=0.0,
-                            **starting_parameters(X, n_components, covariance_type))
+                            **common_start(X, n_components, covariance_type))
     model.fit(X)
     history = model.history_
     assert len(history) == model.n_iter_ > 1

@@ -5,12 +5,13 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from conftest import DATASETS, starting_parameters
+from conftest import DATASETS
 from gmmlib import GaussianMixture, incremental_em
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import (SufficientStatistics, estimate_log_prob_resp, m_step,
                              statistics_from_resp)
 from gmmlib.free_energy import free_energy, log_likelihood
+from gmmlib.timing import common_start
 from test_free_energy import parameters
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -93,7 +94,7 @@ def test_reaches_the_batch_em_fixed_point(name, covariance_type):
                             n_sweeps=50)
     batch = GaussianMixture(n_components, covariance_type=covariance_type, tol=1e-13,
                             max_iter=5000,
-                            **starting_parameters(X, n_components, covariance_type)).fit(X)
+                            **common_start(X, n_components, covariance_type)).fit(X)
     assert_allclose(result.log_likelihoods[-1], batch.score(X) * len(X), rtol=1e-10)
     for name in ["weights", "means", "covariances"]:
         assert_allclose(getattr(result.params, name), getattr(batch, name + "_"),
@@ -103,7 +104,7 @@ def test_reaches_the_batch_em_fixed_point(name, covariance_type):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_one_batch_is_batch_em(covariance_type):
     X, n_components = blobs("six_features")
-    start = starting_parameters(X, n_components, covariance_type)
+    start = common_start(X, n_components, covariance_type)
     sample_weight = np.random.default_rng(0).uniform(0, 2, len(X))
     result = incremental_em(X, parameters(X, n_components, covariance_type), n_batches=1,
                             n_sweeps=4, sample_weight=sample_weight)

@@ -7,7 +7,7 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 X_BASE, _ = make_blobs_mixture(600, n_components=3, n_features=3, separation=3.0,
@@ -29,7 +29,7 @@ def test_data_shifted_by_1e8(covariance_type):
     of the same problem without the shift.
     """
     shift = 1e8
-    start = starting_parameters(X_BASE, 3, covariance_type)
+    start = common_start(X_BASE, 3, covariance_type)
     shifted_start = dict(start, means_init=start["means_init"] + shift)
     ours = fit(GaussianMixture, X_BASE + shift, covariance_type, shifted_start)
     reference = fit(SklearnGaussianMixture, X_BASE, covariance_type, start)
@@ -45,7 +45,7 @@ def test_data_shifted_by_1e8(covariance_type):
 @pytest.mark.parametrize("scale", [1e-6, 1e6])
 def test_scaled_data_matches_scikit_learn_and_rescales(covariance_type, scale):
     X = X_BASE * scale
-    start = starting_parameters(X, 3, covariance_type)
+    start = common_start(X, 3, covariance_type)
     options = dict(reg_covar=1e-6 * scale**2)
     ours = fit(GaussianMixture, X, covariance_type, start, **options)
     theirs = fit(SklearnGaussianMixture, X, covariance_type, start, **options)
@@ -53,7 +53,7 @@ def test_scaled_data_matches_scikit_learn_and_rescales(covariance_type, scale):
     assert_allclose(ours.means_, theirs.means_, rtol=1e-8)
     # Rescaling the data by s shifts the mean log-density by -d log s.
     unscaled = fit(GaussianMixture, X_BASE, covariance_type,
-                   starting_parameters(X_BASE, 3, covariance_type))
+                   common_start(X_BASE, 3, covariance_type))
     assert_allclose(ours.lower_bound_, unscaled.lower_bound_ - 3 * np.log(scale),
                     rtol=1e-6)
 
@@ -62,7 +62,7 @@ def test_scaled_data_matches_scikit_learn_and_rescales(covariance_type, scale):
 def test_strongly_correlated_features(covariance_type):
     correlation = np.array([[1.0, 0.9999, 0.0], [0.9999, 1.0, 0.0], [0.0, 0.0, 1.0]])
     X = X_BASE @ np.linalg.cholesky(correlation).T
-    start = starting_parameters(X, 3, covariance_type)
+    start = common_start(X, 3, covariance_type)
     ours = fit(GaussianMixture, X, covariance_type, start)
     theirs = fit(SklearnGaussianMixture, X, covariance_type, start)
     assert ours.n_iter_ == theirs.n_iter_
@@ -74,7 +74,7 @@ def test_strongly_correlated_features(covariance_type):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_many_components_with_tiny_weights(covariance_type):
     n_components = 12
-    start = starting_parameters(X_BASE, n_components, covariance_type)
+    start = common_start(X_BASE, n_components, covariance_type)
     weights = np.full(n_components, 1e-10)
     weights[:3] = (1 - weights[3:].sum()) / 3
     start["weights_init"] = weights

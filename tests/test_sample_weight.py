@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -16,7 +16,7 @@ COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 def test_integer_weights_equal_repeated_samples(covariance_type):
     X, _ = make_blobs_mixture(300, n_components=3, random_state=10)
     weights = np.random.default_rng(0).integers(0, 4, size=len(X))
-    start = starting_parameters(X, 3, covariance_type)
+    start = common_start(X, 3, covariance_type)
     options = dict(n_components=3, covariance_type=covariance_type, tol=1e-8,
                    max_iter=500, **start)
     weighted = GaussianMixture(**options).fit(X, sample_weight=weights)
@@ -30,7 +30,7 @@ def test_integer_weights_equal_repeated_samples(covariance_type):
 
 def test_weight_two_equals_duplicating_one_point():
     X, _ = make_blobs_mixture(200, n_components=2, random_state=11)
-    start = starting_parameters(X, 2, "full")
+    start = common_start(X, 2, "full")
     weights = np.ones(len(X))
     weights[7] = 2.0
     options = dict(n_components=2, tol=0.0, max_iter=20, **start)

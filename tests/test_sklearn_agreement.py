@@ -7,14 +7,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import GaussianMixture
-from conftest import starting_parameters
+from gmmlib.timing import common_start
 
 RTOL = 1e-6
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
 
 def fit_both(X, n_components, covariance_type, **options):
-    start = starting_parameters(X, n_components, covariance_type)
+    start = common_start(X, n_components, covariance_type)
     settings = dict(n_components=n_components, covariance_type=covariance_type,
                     max_iter=500, **start, **options)
     ours = GaussianMixture(**settings).fit(X)

@@ -6,15 +6,14 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.timing import compare_iteration_times, max_relative_difference
-from conftest import starting_parameters
+from gmmlib.timing import common_start, compare_iteration_times, max_relative_difference
 
 
 @pytest.mark.parametrize("iterations, repeats", [(1, 1), (4, 2)])
 def test_each_estimator_runs_the_asked_iterations_from_the_same_start(iterations,
                                                                       repeats):
     X, _ = make_blobs_mixture(300, random_state=0)
-    start = starting_parameters(X, 3, "full")
+    start = common_start(X, 3, "full")
     factories = {
         name: (lambda max_iter, estimator=estimator:
                estimator(3, tol=0.0, max_iter=max_iter, **start))
