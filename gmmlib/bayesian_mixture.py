@@ -734,14 +734,7 @@ degrees_of_freedom_prior_, covariance_prior_
         """
         return self._log_prob_resp(X)[1]
 
-    def predict(self, X):
-        """Component with the largest responsibility for each sample.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.predict_proba(X).argmax(axis=1)
+    predict = GaussianMixture.predict
 
     def score_samples(self, X):
         r"""scikit-learn's per-sample score, :math:`\log \sum_k \exp(\log \rho_{nk})`.
