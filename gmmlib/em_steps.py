@@ -33,6 +33,7 @@ sums are taken, which keeps :math:`T_k / N_k - \mu_k \mu_k^\top` accurate for
 data far from the origin.
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -54,6 +55,12 @@ BLOCK_BYTES = 2**21
 
 #: Fewest rows per block, so that per-block overheads stay small.
 MIN_BLOCK_ROWS = 256
+
+#: Rows per block when the environment variable ``GMMLIB_BLOCK_ROWS`` is set at
+#: import, whatever the budget above: every sum over the data is then split at
+#: other places. ``make check-numerics`` sets it small, to show that no result of
+#: the tests or chapters depends on where the sums are split. None otherwise.
+BLOCK_ROWS = int(os.environ.get("GMMLIB_BLOCK_ROWS") or 0) or None
 
 
 @dataclass
@@ -120,7 +127,12 @@ def n_statistics(n_features, covariance_type):
 
 
 def block_size(n_components, n_features, covariance_type="full", dtype=np.float64):
-    """Rows per block so that its features and log-densities fit in ``BLOCK_BYTES``."""
+    """Rows per block so that its features and log-densities fit in ``BLOCK_BYTES``.
+
+    ``BLOCK_ROWS``, when set, overrides the budget.
+    """
+    if BLOCK_ROWS is not None:
+        return BLOCK_ROWS
     bytes_per_row = ((n_statistics(n_features, covariance_type) + n_components)
                      * np.dtype(dtype).itemsize)
     return max(MIN_BLOCK_ROWS, BLOCK_BYTES // bytes_per_row)

@@ -81,6 +81,7 @@ def test_e_step_equals_the_direct_computation(covariance_type, n_threads, monkey
     # Small blocks, so that 500 rows make several blocks for every thread.
     monkeypatch.setattr(em_steps, "MIN_BLOCK_ROWS", 32)
     monkeypatch.setattr(em_steps, "BLOCK_BYTES", 32 * 8)
+    monkeypatch.setattr(em_steps, "BLOCK_ROWS", None)
     X, params = fitted_parameters(covariance_type)
     shift = X.mean(axis=0)
     sample_weight = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
@@ -127,7 +128,8 @@ def test_floor_is_negligible_and_keeps_products_normal(dtype):
     assert smallest * dtype(1e-4) >= np.finfo(dtype).tiny
 
 
-def test_block_size_fits_the_budget_or_the_minimum():
+def test_block_size_fits_the_budget_or_the_minimum(monkeypatch):
+    monkeypatch.setattr(em_steps, "BLOCK_ROWS", None)  # as without GMMLIB_BLOCK_ROWS
     rows = em_steps.block_size(8, 10)
     assert rows * (66 + 8) * 8 <= em_steps.BLOCK_BYTES < (rows + 1) * (66 + 8) * 8
     assert em_steps.block_size(8, 10, dtype=np.float32) in (2 * rows, 2 * rows + 1)
