@@ -25,7 +25,7 @@ test: export MKL_NUM_THREADS := 1
 # that try to reach the network fail.
 book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/offline
 
-.PHONY: venv book test ipynb notebooks lab check-site chromium bench clean
+.PHONY: venv book test check-numerics ipynb notebooks lab check-site chromium bench clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,13 @@ test: $(STAMP)
 	$(MAKE) -j 2 $(NBVAL_NOTEBOOKS)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval \
 		--nbval-current-env $(NBVAL_NOTEBOOKS)
+
+# The numerics matrix: the pytest suite and every chapter under each OpenBLAS kernel
+# the CPU can run, with one and three BLAS threads, and with small gmmlib blocks
+# (tests/numerics_matrix.py). Prints the kernels that ran and the assertions that
+# came within a factor of ten of their tolerance.
+check-numerics: $(STAMP)
+	$(BIN)/python tests/numerics_matrix.py
 
 _build/nbval/%.ipynb: chapters/%.md
 	@mkdir -p $(@D)

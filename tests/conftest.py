@@ -1,8 +1,11 @@
 """Shared fixtures: the data sets every comparison runs on."""
 
 import pytest
+from tolerance_log import install as log_tolerances
 
 from gmmlib.datasets import make_blobs_mixture
+
+log_tolerances()  # only when GMM_TOLERANCE_LOG is set (make check-numerics)
 
 DATASETS = {
     "separated": dict(n_samples=600, n_components=3, n_features=2, separation=5.0,
