@@ -11,17 +11,17 @@ The model puts priors on every parameter of the mixture,
 
 .. math::
 
-    \pi \sim \mathrm{Dir}(\alpha_0, \dots, \alpha_0)
+    w \sim \mathrm{Dir}(\alpha_0, \dots, \alpha_0)
     \quad\text{or}\quad
-    \pi_k = v_k \prod_{j<k} (1 - v_j),\; v_k \sim \mathrm{Beta}(1, \gamma_0),
+    w_k = v_k \prod_{j<k} (1 - v_j),\; v_k \sim \mathrm{Beta}(1, \gamma_0),
 
     \Lambda_k \sim \mathcal{W}(W_0, \nu_0), \quad
     \mu_k \mid \Lambda_k \sim \mathcal{N}(m_0, (\beta_0 \Lambda_k)^{-1}),
 
-and approximates the posterior by :math:`q(z)\, q(\pi) \prod_k q(\mu_k, \Lambda_k)`.
+and approximates the posterior by :math:`q(z)\, q(w) \prod_k q(\mu_k, \Lambda_k)`.
 Each iteration is one pass of coordinate ascent:
 
-* **E-step** (responsibilities): :math:`r_{nk} \propto \exp(\mathbb{E}[\log \pi_k]
+* **E-step** (responsibilities): :math:`r_{nk} \propto \exp(\mathbb{E}[\log w_k]
   + \mathbb{E}[\log \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})])`, which is EM's
   E-step with :math:`\log w_k` replaced by a per-component constant, so
   :func:`gmmlib.em_steps.e_step` computes it block by block together with the
@@ -92,7 +92,7 @@ class Priors:
 
 @dataclass
 class VariationalPosterior:
-    """The factors :math:`q(\\pi)` and :math:`q(\\mu_k, \\Lambda_k)`, in scikit-learn's layout.
+    """The factors :math:`q(w)` and :math:`q(\\mu_k, \\Lambda_k)`, in scikit-learn's layout.
 
     Attributes
     ----------
@@ -144,7 +144,7 @@ def update_weight_concentration(nk, priors):
 
 
 def expected_log_weights(weight_concentration, weight_concentration_type):
-    r""":math:`\mathbb{E}_q[\log \pi_k]`.
+    r""":math:`\mathbb{E}_q[\log w_k]`.
 
     Dirichlet: :math:`\psi(\alpha_k) - \psi(\sum_j \alpha_j)` (Bishop 10.66).
     Dirichlet process: :math:`\mathbb{E}[\log v_k] + \sum_{j<k} \mathbb{E}[\log(1 - v_j)]`
@@ -276,7 +276,7 @@ def expected_log_gaussian_offset(posterior, n_features):
 def variational_log_weights(posterior, priors, n_features):
     r"""What the E-step adds to :math:`\log \mathcal{N}(x_n \mid m_k, (\nu_k W_k)^{-1})`.
 
-    :math:`\mathbb{E}[\log \pi_k] + c_k` (see :func:`expected_log_weights` and
+    :math:`\mathbb{E}[\log w_k] + c_k` (see :func:`expected_log_weights` and
     :func:`expected_log_gaussian_offset`).
 
     Returns
@@ -348,7 +348,7 @@ def lower_bound(posterior, priors, entropy, covariance_type):
     r"""The evidence lower bound right after the M-step, up to a constant.
 
     Right after the conjugate updates the expected log-joint and the entropy of
-    :math:`q(\pi, \mu, \Lambda)` reduce to the log-normalisers of the posterior
+    :math:`q(w, \mu, \Lambda)` reduce to the log-normalisers of the posterior
     factors, so (scikit-learn's convention, constants dropped)
 
     .. math:: \mathcal{L} = -\sum_{n,k} r_{nk} \log r_{nk}
@@ -739,7 +739,7 @@ degrees_of_freedom_prior_, covariance_prior_
     def score_samples(self, X):
         r"""scikit-learn's per-sample score, :math:`\log \sum_k \exp(\log \rho_{nk})`.
 
-        :math:`\log \rho_{nk} = \mathbb{E}[\log \pi_k] + \mathbb{E}[\log
+        :math:`\log \rho_{nk} = \mathbb{E}[\log w_k] + \mathbb{E}[\log
         \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})]` are the unnormalised log
         responsibilities. This is what scikit-learn returns; it is a lower bound
         on the log predictive density (Jensen), not the density itself.
