@@ -63,6 +63,7 @@ def install():
     original = numpy.testing.assert_allclose
 
     def assert_allclose(actual, desired, rtol=1e-7, atol=0, *args, **kwargs):
+        __tracebackhide__ = True  # pytest shows the caller's line, not this wrapper's
         try:
             ratio = worst_ratio(actual, desired, rtol, atol)
         except (TypeError, ValueError):  # not numbers: the real assertion will say so
