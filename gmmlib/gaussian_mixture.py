@@ -84,8 +84,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         missing values"); starting parameters come from the data with each NaN
         replaced by its column mean. A sample with no observed value is an error.
     learning_decay : float in (0.5, 1], default=0.6
-        Exponent :math:`\\alpha` of the step size
-        :math:`\\eta_t = (t + t_0)^{-\\alpha}` of :meth:`partial_fit`.
+        Exponent :math:`\\alpha` of the step sizes of :meth:`partial_fit`:
+        :math:`\\eta_0 = 1` for the first mini-batch, then
+        :math:`\\eta_t = (t + t_0)^{-\\alpha}` for the mini-batch counted :math:`t \\ge 1`.
     learning_offset : float > 0, default=2.0
         Offset :math:`t_0` of that step size; larger values make the early
         steps smaller.
@@ -286,7 +287,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         r"""Update the mixture with one mini-batch by stepwise online EM.
 
         An E-step on the batch, the running sufficient statistics moved
-        towards the batch's by :math:`\eta_t = (t + t_0)^{-\alpha}`, an M-step
+        towards the batch's by :math:`\eta_t` (:math:`\eta_0 = 1`, then
+        :math:`(t + t_0)^{-\alpha}`, mini-batches counted from 0), an M-step
         (:class:`gmmlib.online.StepwiseEM`; chapter "The free-energy view").
         The first call starts from the fitted parameters if :meth:`fit` was
         called, otherwise it initialises them on this batch as :meth:`fit`
