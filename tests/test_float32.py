@@ -48,8 +48,15 @@ def test_float32_fit_matches_the_float64_fit(covariance_type):
     ours, reference = fits[np.float32], fits[np.float64]
     # The target of the performance issue: log-likelihood within 1e-4 relative.
     assert_allclose(ours.lower_bound_, reference.lower_bound_, rtol=1e-4)
-    # In fact much closer: the block totals are float64.
-    assert_allclose(ours.lower_bounds_, reference.lower_bounds_, rtol=1e-6)
-    assert_allclose(ours.weights_, reference.weights_, rtol=1e-4)
+    # In fact much closer, because the block totals are float64. What remains is
+    # float32 rounding (u = 6e-8) in the blocks, carried through 30 iterations far
+    # from convergence; the AVX-512 float32 kernels round ~10x more than SSE3
+    # ones. (Rounding X itself to float32 accounts for < 1e-8 of it.) Largest
+    # relative differences seen across kernels, threads and block sizes:
+    # lower bounds 3.6e-7, weights 4.2e-5, means 3.7e-7; covariances 0.09 of
+    # the allowed error. Bounds >= 10x those; the lower bounds' and the
+    # weights' were 1e-6 and 1e-4, within a factor 3 of what was seen.
+    assert_allclose(ours.lower_bounds_, reference.lower_bounds_, rtol=5e-6)
+    assert_allclose(ours.weights_, reference.weights_, rtol=5e-4)
     assert_allclose(ours.means_, reference.means_, rtol=1e-5)
     assert_allclose(ours.covariances_, reference.covariances_, rtol=1e-3, atol=1e-5)

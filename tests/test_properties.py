@@ -8,6 +8,7 @@ from numpy.testing import assert_allclose
 
 from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
+from bounds import assert_not_less
 
 COVARIANCE_TYPES = st.sampled_from(["full", "tied", "diag", "spherical"])
 # Derandomized: CI runs the same examples every time, so a failure reproduces.
@@ -43,7 +44,9 @@ def test_log_likelihood_never_decreases(problem, covariance_type):
                                       random_state=seed), X)
     before = model.history_["log_likelihood_before"]
     after = model.history_["log_likelihood_after"]
-    assert np.all(after - before >= -1e-10 * np.abs(before))
+    # Near convergence the gain is below the rounding of the two mean
+    # log-likelihoods (~100 u each for log-densities built from terms up to ~100).
+    assert_not_less(after, before, rtol=1e-10)
 
 
 @SETTINGS
@@ -54,7 +57,7 @@ def test_responsibilities_are_probabilities(problem, covariance_type):
                                       random_state=seed), X)
     resp = model.predict_proba(X)
     assert np.all((resp >= 0) & (resp <= 1))
-    assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)  # a sum of K <= 4 terms: K u
 
 
 @SETTINGS
@@ -71,6 +74,10 @@ def test_permuting_samples_does_not_change_the_fit(problem, covariance_type):
     order = np.random.default_rng(seed).permutation(len(X))
     plain = quiet_fit(GaussianMixture(**options), X)
     permuted = quiet_fit(GaussianMixture(**options), X[order])
+    # The same 10 iterations with every sum over the rows taken in another order
+    # (n u = 1e-14 each), amplified by ill-conditioned components of these random
+    # problems. Largest seen: 7.7e-5 of the allowed error (covariances), 6.6e-13
+    # relative (lower bound).
     assert_allclose(permuted.means_, plain.means_, rtol=1e-8, atol=1e-10)
     assert_allclose(permuted.covariances_, plain.covariances_, rtol=1e-8, atol=1e-10)
     assert_allclose(permuted.lower_bound_, plain.lower_bound_, rtol=1e-10)
@@ -107,6 +114,9 @@ def test_affine_change_of_data_transforms_the_fit(problem, data):
                                       means_init=model.means_ @ A.T + b,
                                       precisions_init=A_inv.T @ model.precisions_ @ A_inv,
                                       **options), X @ A.T + b)
+    # Exact in exact arithmetic; rounding of A, b and the moved data, amplified by
+    # condition numbers up to 1e4 through five iterations. Largest seen: 2.6e-8 of
+    # the allowed errors.
     assert_allclose(moved.weights_, plain.weights_, rtol=1e-6, atol=1e-9)
     assert_allclose(moved.means_, plain.means_ @ A.T + b, rtol=1e-6, atol=1e-6)
     assert_allclose(moved.covariances_, A @ plain.covariances_ @ A.T, rtol=1e-5,
