@@ -240,6 +240,8 @@ def test_posterior_means_agree_with_em(separated, relabel):
         spread = draws.std(axis=0)
         # Posterior mean and MLE differ by O(1/n) against a posterior sd of
         # O(1/sqrt(n)), n = 600; the chain's Monte Carlo error is sd / sqrt(~500).
+        # Seen: at most 0.59 sd apart (covariances); sd at most 0.11 of the
+        # largest estimate.
         assert np.all(np.abs(draws.mean(axis=0) - estimate) < 3 * spread)
         assert np.all(spread < 0.2 * np.abs(estimate).max())
 
