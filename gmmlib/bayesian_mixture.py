@@ -54,9 +54,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (covariances_from_statistics, log_det_cholesky,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, blas_threads, e_step,
-                       estimate_log_prob_resp, single_threaded_blas, statistics_from_resp)
+from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, e_step,
+                       estimate_log_prob_resp, statistics_from_resp)
 from .gaussian_mixture import GaussianMixture
+from .runtime import blas_threads, single_threaded_blas
 from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")

@@ -32,6 +32,28 @@ DEGENERATE_COVARIANCE_MESSAGE = (
 )
 
 
+def n_statistics(n_features, covariance_type):
+    r"""Number of sufficient statistics per sample: the length of the features :math:`t(x)`.
+
+    :math:`t(x) = (1, x, x_i x_j \text{ for } i \le j)` for 'full' and 'tied',
+    :math:`(1, x, x_1^2, \dots, x_d^2)` for 'diag' and 'spherical'
+    (:func:`gmmlib.em_steps.sufficient_features`; chapter "Empirical performance").
+
+    Parameters
+    ----------
+    n_features : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    n_statistics : int
+        :math:`1 + d + d(d+1)/2` or :math:`1 + 2d`.
+    """
+    if covariance_type in ("full", "tied"):
+        return 1 + n_features + n_features * (n_features + 1) // 2
+    return 1 + 2 * n_features
+
+
 def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_covar):
     """Covariances from the sufficient statistics of the M-step.
 

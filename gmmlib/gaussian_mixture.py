@@ -23,13 +23,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from . import distributed
-from .em_steps import (MixtureParameters, blas_threads, e_step, estimate_log_prob_resp,
-                       m_step, single_threaded_blas, statistics_from_resp,
-                       SufficientStatistics)
+from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
+                       statistics_from_resp, SufficientStatistics)
 from .gem import M_STEPS
 from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
                              estimate_log_prob_resp_missing, fill_with_column_means)
 from .online import StepwiseEM
+from .runtime import blas_threads, single_threaded_blas
 from .validation import (check_means, check_precisions, check_sample_weight,
                          check_weights)
 

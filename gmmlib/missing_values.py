@@ -50,8 +50,9 @@ from functools import partial
 import numpy as np
 
 from .covariance import covariances_from_cholesky, full_covariances
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, block_size,
-                       e_step, normalize_log_prob)
+from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, e_step,
+                       normalize_log_prob)
+from .runtime import block_size
 
 MISSING_VALUES_OPTIONS = ("error", "marginalize")
 
