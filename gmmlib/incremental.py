@@ -28,7 +28,7 @@ from sklearn.utils import check_array
 
 from .em_steps import MixtureParameters, SufficientStatistics, e_step, m_step
 from .free_energy import expected_complete_log_likelihood_from_statistics
-from .online import blas_controller
+from .runtime import single_threaded_blas
 from .validation import check_sample_weight
 
 INCREMENTAL_HISTORY_DTYPE = np.dtype([
@@ -112,7 +112,7 @@ def incremental_em(X, params, n_batches=10, n_sweeps=10, *, reg_covar=1e-6,
         raise ValueError(f"n_batches must be between 1 and n_samples = {n_samples}, "
                          f"got n_batches = {n_batches}.")
     sample_weight = check_sample_weight(sample_weight, n_samples)
-    with blas_controller().limit(limits=1):
+    with single_threaded_blas():
         return _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight)
 
 
