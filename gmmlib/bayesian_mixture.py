@@ -26,7 +26,8 @@ Each iteration is one pass of coordinate ascent:
   E-step with :math:`\log w_k` replaced by a per-component constant, so
   :func:`gmmlib.em_steps.e_step` computes it block by block together with the
   sufficient statistics :math:`N_k, \bar x_k, S_k` (from which
-  :func:`responsibility_entropy` also gets the entropy the bound needs);
+  :func:`gmmlib.free_energy.entropy_from_statistics` also gets the entropy the
+  bound needs);
 * **M-step** (posterior of the parameters, conjugate updates):
   :math:`\alpha_k = \alpha_0 + N_k` (or :math:`a_k = 1 + N_k`,
   :math:`b_k = \gamma_0 + \sum_{j>k} N_j`), :math:`\beta_k = \beta_0 + N_k`,
@@ -54,8 +55,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (covariances_from_statistics, log_det_cholesky,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, e_step,
+from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
                        estimate_log_prob_resp, statistics_from_resp)
+from .free_energy import entropy_from_statistics
 from .gaussian_mixture import GaussianMixture
 from .runtime import blas_threads, single_threaded_blas
 from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
@@ -287,62 +289,6 @@ def variational_log_weights(posterior, priors, n_features):
     return (expected_log_weights(posterior.weight_concentration,
                                  priors.weight_concentration_type)
             + expected_log_gaussian_offset(posterior, n_features))
-
-
-def responsibility_entropy(stats, params, log_weights):
-    r"""Entropy :math:`-\sum_{n,k} r_{nk} \log r_{nk}` of an E-step, from its statistics alone.
-
-    With :math:`a_{nk} = \ell_k + \log \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})`
-    the unnormalised log-responsibilities of the E-step and :math:`\log p(x_n) =
-    \log \sum_k e^{a_{nk}}`, :math:`\log r_{nk} = a_{nk} - \log p(x_n)` and
-    :math:`\sum_k r_{nk} = 1` give
-
-    .. math:: -\sum_{n,k} r_{nk} \log r_{nk} = \sum_n \log p(x_n) - \sum_{n,k} r_{nk} a_{nk},
-
-    and :math:`a_{nk}` is quadratic in :math:`x_n`, so the last sum needs only
-    :math:`N_k, S_k, T_k`:
-
-    .. math:: \sum_n r_{nk} a_{nk} = N_k \big(\ell_k + \log|P_k| - \tfrac{d}{2}\log 2\pi\big)
-              - \tfrac12 \operatorname{tr}\big(\Lambda_k (T_k - 2 S_k m_k^\top
-              + N_k m_k m_k^\top)\big),
-
-    with :math:`m_k = \mu_k - c` for data centred on :math:`c`. No second pass
-    over the data and no stored responsibilities are needed.
-
-    Parameters
-    ----------
-    stats : SufficientStatistics
-        From :func:`gmmlib.em_steps.e_step` with the same ``params`` and ``log_weights``.
-    params : MixtureParameters
-    log_weights : ndarray of shape (n_components,)
-        The :math:`\ell_k` the E-step added.
-
-    Returns
-    -------
-    entropy : float
-    """
-    n_features = params.means.shape[1]
-    covariance_type = params.covariance_type
-    nk, first, second = stats.nk, stats.first_moments, stats.second_moments
-    means = params.means - stats.shift
-    precisions = precisions_from_cholesky(params.precisions_cholesky, covariance_type)
-    if covariance_type == "full":
-        quadratic = (np.einsum("kij,kji->k", precisions, second)
-                     - 2 * np.einsum("ki,kij,kj->k", means, precisions, first)
-                     + nk * np.einsum("ki,kij,kj->k", means, precisions, means))
-    elif covariance_type == "tied":
-        quadratic = (np.sum(precisions * second)
-                     - 2 * np.einsum("ki,ij,kj->", means, precisions, first)
-                     + np.einsum("k,ki,ij,kj->", nk, means, precisions, means))
-    else:
-        if covariance_type == "spherical":
-            precisions = precisions[:, None]
-        quadratic = np.sum(precisions * (second - 2 * means * first
-                                         + nk[:, None] * means**2), axis=1)
-    log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
-    weighted_log_prob = (np.sum(nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI))
-                         - 0.5 * np.sum(quadratic))
-    return float(stats.log_likelihood - weighted_log_prob)
 
 
 def lower_bound(posterior, priors, entropy, covariance_type):
@@ -661,7 +607,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 log_weights = variational_log_weights(posterior, priors, n_features)
                 stats = e_step(X, params, shift=shift, log_weights=log_weights,
                                n_threads=n_threads)
-                entropy = responsibility_entropy(stats, params, log_weights)
+                entropy = entropy_from_statistics(stats, params, log_weights)
                 posterior = update_posterior(stats, priors, self.covariance_type,
                                              self.reg_covar)
                 bound = lower_bound(posterior, priors, entropy, self.covariance_type)
