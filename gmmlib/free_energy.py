@@ -196,6 +196,9 @@ def entropy(resp, sample_weight=None):
     -------
     H : float
         Non-negative; zero exactly when every row of ``resp`` is one-hot.
+        Without sample weights this is the classification entropy
+        :math:`\mathrm{EN}(r)` that ``icl_entropy`` of :mod:`gmmlib.model_selection`
+        adds twice to BIC (chapter "How many components?").
     """
     return _weighted_total(entr(np.asarray(resp, dtype=np.float64)).sum(axis=1),
                            sample_weight)
