@@ -60,7 +60,8 @@ from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
 from .free_energy import entropy_from_statistics
 from .gaussian_mixture import GaussianMixture
 from .runtime import blas_threads, single_threaded_blas
-from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
+from .validation import (_check_positive, _check_shape, _check_symmetric_positive_definite,
+                         check_n_samples)
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -575,10 +576,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _validate_data_for_fit(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {X.shape[0]}")
+        check_n_samples(X.shape[0], self.n_components)
         return X
 
     def _initial_posterior(self, X, priors, shift, random_state):

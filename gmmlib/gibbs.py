@@ -46,6 +46,7 @@ from sklearn.utils.validation import validate_data
 from .em_steps import (MixtureParameters, estimate_log_gaussian_prob, estimate_log_prob_resp,
                        normalize_log_prob, statistics_from_resp)
 from .hard_em import hard_responsibilities
+from .validation import check_n_samples
 
 
 @dataclass
@@ -529,10 +530,7 @@ class GibbsGaussianMixture(BaseEstimator):
         self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}")
+        check_n_samples(n_samples, self.n_components)
         self.prior_ = default_prior(
             X, self.n_components,
             weight_concentration_prior=self.weight_concentration_prior,

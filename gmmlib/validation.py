@@ -16,6 +16,25 @@ def _check_shape(array, expected, name):
         )
 
 
+def check_n_samples(n_samples, n_components):
+    """Refuse data with fewer samples than components (scikit-learn's message).
+
+    Parameters
+    ----------
+    n_samples : int
+    n_components : int
+
+    Raises
+    ------
+    ValueError
+        When ``n_samples < n_components``.
+    """
+    if n_samples < n_components:
+        raise ValueError(
+            "Expected n_samples >= n_components but got n_components = "
+            f"{n_components}, n_samples = {n_samples}")
+
+
 def check_weights(weights, n_components):
     """Validate starting mixing weights: shape, range [0, 1] and sum one.
 
