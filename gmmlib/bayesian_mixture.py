@@ -49,7 +49,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -60,8 +60,8 @@ from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
 from .free_energy import entropy_from_statistics
 from .gaussian_mixture import GaussianMixture
 from .runtime import blas_threads, single_threaded_blas
-from .validation import (_check_positive, _check_shape, _check_symmetric_positive_definite,
-                         check_n_samples)
+from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
+                         check_mean_prior, check_n_samples)
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -341,32 +341,6 @@ def lower_bound(posterior, priors, entropy, covariance_type):
                  - 0.5 * n_features * np.sum(np.log(posterior.mean_precision)))
 
 
-# ----------------------------------------------------------------- checks
-def check_covariance_prior(covariance_prior, covariance_type, n_features):
-    """Validate ``covariance_prior`` (:math:`W_0^{-1}`) by covariance type (scikit-learn wording).
-
-    Returns
-    -------
-    covariance_prior : ndarray or float
-    """
-    if covariance_type == "spherical":
-        if np.ndim(covariance_prior) != 0:
-            raise ValueError("The parameter 'spherical covariance_prior' should be a "
-                             f"float, but got an array of shape {np.shape(covariance_prior)}")
-        _check_positive(np.asarray(covariance_prior), covariance_type)
-        return float(covariance_prior)
-    covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
-                                   ensure_2d=False)
-    name = f"{covariance_type} covariance_prior"
-    if covariance_type == "diag":
-        _check_shape(covariance_prior, (n_features,), name)
-        _check_positive(covariance_prior, covariance_type)
-    else:
-        _check_shape(covariance_prior, (n_features, n_features), name)
-        _check_symmetric_positive_definite(covariance_prior, covariance_type)
-    return covariance_prior
-
-
 class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     """Variational Bayesian estimation of a Gaussian mixture.
 
@@ -506,17 +480,12 @@ degrees_of_freedom_prior_, covariance_prior_
     def _priors(self, X):
         """The priors, with scikit-learn's defaults taken from the data."""
         n_features = X.shape[1]
-        if (self.degrees_of_freedom_prior is not None
-                and not self.degrees_of_freedom_prior > n_features - 1.0):
-            raise ValueError(
-                "The parameter 'degrees_of_freedom_prior' should be greater than "
-                f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}.")
+        if self.degrees_of_freedom_prior is not None:
+            check_degrees_of_freedom_prior(self.degrees_of_freedom_prior, n_features)
         if self.mean_prior is None:
             mean = X.mean(axis=0, dtype=np.float64)
         else:
-            mean = check_array(self.mean_prior, dtype=[np.float64, np.float32],
-                               ensure_2d=False)
-            _check_shape(mean, (n_features,), "means")
+            mean = check_mean_prior(self.mean_prior, n_features)
         if self.covariance_prior is None:
             covariance = np.atleast_2d(np.cov(X.T.astype(np.float64)))
             covariance = {"full": covariance, "tied": covariance,
