@@ -53,7 +53,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .covariance import (covariances_from_statistics, log_det_cholesky,
+from .covariance import (covariances_from_statistics, log_det_cholesky, nonzero_counts,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
 from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
                        estimate_log_prob_resp, statistics_from_resp)
@@ -209,7 +209,8 @@ def _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type):
 def update_posterior(stats, priors, covariance_type, reg_covar):
     r"""The variational M-step: conjugate updates from the sufficient statistics.
 
-    With :math:`N_k` (plus ``10 * eps`` as in scikit-learn), the component means
+    With :math:`N_k` (plus ``10 * eps`` as in scikit-learn,
+    :func:`gmmlib.covariance.nonzero_counts`), the component means
     :math:`\bar x_k` and covariances :math:`S_k` (``reg_covar`` on the diagonal)
     of :func:`gmmlib.covariance.covariances_from_statistics`:
     :math:`\beta_k = \beta_0 + N_k`, :math:`m_k = (\beta_0 m_0 + N_k \bar x_k)/\beta_k`,
@@ -231,7 +232,7 @@ def update_posterior(stats, priors, covariance_type, reg_covar):
     -------
     VariationalPosterior
     """
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
     sk = covariances_from_statistics(nk, centred_means, stats.second_moments,
                                      covariance_type, reg_covar)

@@ -54,6 +54,27 @@ def n_statistics(n_features, covariance_type):
     return 1 + 2 * n_features
 
 
+def nonzero_counts(nk):
+    r"""The counts the M-step divides by: :math:`N_k + 10\,\epsilon`.
+
+    :math:`\epsilon` is the machine epsilon of float64. As in scikit-learn, the
+    tiny addition keeps an empty component (:math:`N_k = 0`) from dividing by
+    zero in :math:`\mu_k = S_k / N_k` and :math:`\Sigma_k = T_k / N_k - \mu_k
+    \mu_k^\top`, and changes no other count beyond rounding (chapter 1 derives
+    the M-step).
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+        :math:`N_k = \sum_n w_n r_{nk}`.
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+    """
+    return nk + 10 * np.finfo(np.float64).eps
+
+
 def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_covar):
     """Covariances from the sufficient statistics of the M-step.
 

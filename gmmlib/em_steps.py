@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import (covariances_from_statistics, log_det_cholesky, n_statistics,
-                         precision_cholesky_from_covariances, precisions_from_cholesky,
-                         rounding_floor)
+                         nonzero_counts, precision_cholesky_from_covariances,
+                         precisions_from_cholesky, rounding_floor)
 from .runtime import blas_threads, block_size, single_threaded_blas, thread_pool
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -522,8 +522,8 @@ def m_step(stats, covariance_type, reg_covar):
     .. math:: w_k = \frac{N_k}{\sum_j N_j}, \quad \mu_k = \frac{S_k}{N_k}, \quad
               \Sigma_k = \frac{T_k}{N_k} - \mu_k \mu_k^\top + \epsilon I
 
-    :math:`N_k` gets ``10 * eps`` added, as in scikit-learn, so an empty
-    component does not divide by zero.
+    :math:`N_k` gets ``10 * eps`` added (:func:`gmmlib.covariance.nonzero_counts`),
+    as in scikit-learn, so an empty component does not divide by zero.
 
     Parameters
     ----------
@@ -542,7 +542,7 @@ def m_step(stats, covariance_type, reg_covar):
         covariance is not positive definite or no larger than the rounding error of
         the statistics it came from (:func:`gmmlib.covariance.rounding_floor`).
     """
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
     covariances = covariances_from_statistics(nk, centred_means, stats.second_moments,
                                               covariance_type, reg_covar)

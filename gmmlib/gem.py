@@ -34,7 +34,8 @@ collected in :data:`M_STEPS`, which ``GaussianMixture(m_step=...)`` uses.
 
 import numpy as np
 
-from .covariance import (covariances_from_cholesky, precision_cholesky_from_covariances,
+from .covariance import (covariances_from_cholesky, nonzero_counts,
+                         precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from .em_steps import MixtureParameters, m_step
 
@@ -199,7 +200,7 @@ def gradient_m_step(stats, params, reg_covar):
     """
     covariance_type = params.covariance_type
     exact = exact_m_step(stats, params, reg_covar)
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
 
     logits = np.log(params.weights) + exact.weights - params.weights
     weights = np.exp(logits - logits.max())
