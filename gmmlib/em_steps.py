@@ -38,9 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import (covariances_from_statistics, log_det_cholesky, n_statistics,
-                         nonzero_counts, precision_cholesky_from_covariances,
-                         precisions_from_cholesky, rounding_floor)
+from .covariance import (covariances_from_cholesky, covariances_from_statistics,
+                         log_det_cholesky, n_statistics, nonzero_counts,
+                         precision_cholesky_from_covariances, precisions_from_cholesky,
+                         rounding_floor)
 from .runtime import blas_threads, block_size, single_threaded_blas, thread_pool
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -65,6 +66,28 @@ class MixtureParameters:
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
     covariance_type: str
+
+
+def covariances_of(params):
+    r"""The covariances :math:`\Sigma_k` of ``params``, from the precision factors if not stored.
+
+    :math:`\Sigma_k = (P_k P_k^\top)^{-1}`
+    (:func:`gmmlib.covariance.covariances_from_cholesky`) when
+    ``params.covariances`` is None, as after an M-step that updates only the
+    precision factors.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+
+    Returns
+    -------
+    covariances : ndarray
+        In scikit-learn's layout for ``params.covariance_type``.
+    """
+    if params.covariances is not None:
+        return params.covariances
+    return covariances_from_cholesky(params.precisions_cholesky, params.covariance_type)
 
 
 @dataclass
