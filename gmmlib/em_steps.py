@@ -68,6 +68,33 @@ class MixtureParameters:
     covariance_type: str
 
 
+def parameters_from_model(model):
+    """The :class:`MixtureParameters` of a fitted Gaussian mixture, in float64.
+
+    Parameters
+    ----------
+    model : fitted gmmlib.GaussianMixture or sklearn.mixture.GaussianMixture
+        Anything with ``weights_``, ``means_``, ``precisions_cholesky_`` and
+        ``covariance_type``; ``covariances_`` is used when present (None otherwise,
+        see :func:`covariances_of`).
+
+    Returns
+    -------
+    MixtureParameters
+        Arrays of shape (n_components,), (n_components, n_features) and the
+        covariance type's layouts, as float64 (the E-step's coefficients and the
+        M-step's sums are computed from float64 parameters whatever the data's dtype).
+    """
+    covariances = getattr(model, "covariances_", None)
+    return MixtureParameters(
+        weights=np.asarray(model.weights_, dtype=np.float64),
+        means=np.asarray(model.means_, dtype=np.float64),
+        covariances=None if covariances is None else np.asarray(covariances, np.float64),
+        precisions_cholesky=np.asarray(model.precisions_cholesky_, dtype=np.float64),
+        covariance_type=model.covariance_type,
+    )
+
+
 def covariances_of(params):
     r"""The covariances :math:`\Sigma_k` of ``params``, from the precision factors if not stored.
 

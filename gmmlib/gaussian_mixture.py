@@ -24,7 +24,7 @@ from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from . import distributed
 from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
-                       statistics_from_resp, SufficientStatistics)
+                       parameters_from_model, statistics_from_resp, SufficientStatistics)
 from .gem import M_STEPS
 from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
                              estimate_log_prob_resp_missing, fill_with_column_means)
@@ -399,10 +399,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                                                     self.covariance_type)
 
     def _fitted_parameters(self):
-        return MixtureParameters(
-            self.weights_.astype(np.float64), self.means_.astype(np.float64),
-            getattr(self, "covariances_", None),
-            self.precisions_cholesky_.astype(np.float64), self.covariance_type)
+        return parameters_from_model(self)
 
     def _allow_nan(self):
         return "allow-nan" if self.missing_values == "marginalize" else True

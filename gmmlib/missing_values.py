@@ -50,8 +50,8 @@ from functools import partial
 import numpy as np
 
 from .covariance import full_covariances
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, covariances_of,
-                       e_step, normalize_log_prob)
+from .em_steps import (LOG_2PI, SufficientStatistics, covariances_of, e_step,
+                       normalize_log_prob, parameters_from_model)
 from .runtime import block_size
 
 MISSING_VALUES_OPTIONS = ("error", "marginalize")
@@ -311,10 +311,7 @@ def impute_conditional_means(model, X):
     X_imputed : ndarray of shape (n_samples, n_features)
     """
     X = np.asarray(X, dtype=np.float64)
-    params = MixtureParameters(np.asarray(model.weights_, dtype=np.float64),
-                               np.asarray(model.means_, dtype=np.float64),
-                               model.covariances_, model.precisions_cholesky_,
-                               model.covariance_type)
+    params = parameters_from_model(model)
     X_imputed = X.copy()
     patterns = missingness_patterns(X)
     for rows, resp, completed, _ in _pattern_blocks(X, params, patterns,
