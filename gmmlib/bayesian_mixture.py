@@ -26,7 +26,8 @@ Each iteration is one pass of coordinate ascent:
   E-step with :math:`\log w_k` replaced by a per-component constant, so
   :func:`gmmlib.em_steps.e_step` computes it block by block together with the
   sufficient statistics :math:`N_k, \bar x_k, S_k` (from which
-  :func:`responsibility_entropy` also gets the entropy the bound needs);
+  :func:`gmmlib.free_energy.entropy_from_statistics` also gets the entropy the
+  bound needs);
 * **M-step** (posterior of the parameters, conjugate updates):
   :math:`\alpha_k = \alpha_0 + N_k` (or :math:`a_k = 1 + N_k`,
   :math:`b_k = \gamma_0 + \sum_{j>k} N_j`), :math:`\beta_k = \beta_0 + N_k`,
@@ -48,16 +49,19 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .covariance import (covariances_from_statistics, log_det_cholesky,
+from .covariance import (covariances_from_statistics, log_det_cholesky, nonzero_counts,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, blas_threads, e_step,
-                       estimate_log_prob_resp, single_threaded_blas, statistics_from_resp)
+from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
+                       estimate_log_prob_resp, statistics_from_resp)
+from .free_energy import entropy_from_statistics
 from .gaussian_mixture import GaussianMixture
-from .validation import _check_positive, _check_shape, _check_symmetric_positive_definite
+from .runtime import blas_threads, single_threaded_blas
+from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
+                         check_mean_prior, check_n_samples)
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -205,7 +209,8 @@ def _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type):
 def update_posterior(stats, priors, covariance_type, reg_covar):
     r"""The variational M-step: conjugate updates from the sufficient statistics.
 
-    With :math:`N_k` (plus ``10 * eps`` as in scikit-learn), the component means
+    With :math:`N_k` (plus ``10 * eps`` as in scikit-learn,
+    :func:`gmmlib.covariance.nonzero_counts`), the component means
     :math:`\bar x_k` and covariances :math:`S_k` (``reg_covar`` on the diagonal)
     of :func:`gmmlib.covariance.covariances_from_statistics`:
     :math:`\beta_k = \beta_0 + N_k`, :math:`m_k = (\beta_0 m_0 + N_k \bar x_k)/\beta_k`,
@@ -227,7 +232,7 @@ def update_posterior(stats, priors, covariance_type, reg_covar):
     -------
     VariationalPosterior
     """
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
     sk = covariances_from_statistics(nk, centred_means, stats.second_moments,
                                      covariance_type, reg_covar)
@@ -288,62 +293,6 @@ def variational_log_weights(posterior, priors, n_features):
             + expected_log_gaussian_offset(posterior, n_features))
 
 
-def responsibility_entropy(stats, params, log_weights):
-    r"""Entropy :math:`-\sum_{n,k} r_{nk} \log r_{nk}` of an E-step, from its statistics alone.
-
-    With :math:`a_{nk} = \ell_k + \log \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})`
-    the unnormalised log-responsibilities of the E-step and :math:`\log p(x_n) =
-    \log \sum_k e^{a_{nk}}`, :math:`\log r_{nk} = a_{nk} - \log p(x_n)` and
-    :math:`\sum_k r_{nk} = 1` give
-
-    .. math:: -\sum_{n,k} r_{nk} \log r_{nk} = \sum_n \log p(x_n) - \sum_{n,k} r_{nk} a_{nk},
-
-    and :math:`a_{nk}` is quadratic in :math:`x_n`, so the last sum needs only
-    :math:`N_k, S_k, T_k`:
-
-    .. math:: \sum_n r_{nk} a_{nk} = N_k \big(\ell_k + \log|P_k| - \tfrac{d}{2}\log 2\pi\big)
-              - \tfrac12 \operatorname{tr}\big(\Lambda_k (T_k - 2 S_k m_k^\top
-              + N_k m_k m_k^\top)\big),
-
-    with :math:`m_k = \mu_k - c` for data centred on :math:`c`. No second pass
-    over the data and no stored responsibilities are needed.
-
-    Parameters
-    ----------
-    stats : SufficientStatistics
-        From :func:`gmmlib.em_steps.e_step` with the same ``params`` and ``log_weights``.
-    params : MixtureParameters
-    log_weights : ndarray of shape (n_components,)
-        The :math:`\ell_k` the E-step added.
-
-    Returns
-    -------
-    entropy : float
-    """
-    n_features = params.means.shape[1]
-    covariance_type = params.covariance_type
-    nk, first, second = stats.nk, stats.first_moments, stats.second_moments
-    means = params.means - stats.shift
-    precisions = precisions_from_cholesky(params.precisions_cholesky, covariance_type)
-    if covariance_type == "full":
-        quadratic = (np.einsum("kij,kji->k", precisions, second)
-                     - 2 * np.einsum("ki,kij,kj->k", means, precisions, first)
-                     + nk * np.einsum("ki,kij,kj->k", means, precisions, means))
-    elif covariance_type == "tied":
-        quadratic = (np.sum(precisions * second)
-                     - 2 * np.einsum("ki,ij,kj->", means, precisions, first)
-                     + np.einsum("k,ki,ij,kj->", nk, means, precisions, means))
-    else:
-        if covariance_type == "spherical":
-            precisions = precisions[:, None]
-        quadratic = np.sum(precisions * (second - 2 * means * first
-                                         + nk[:, None] * means**2), axis=1)
-    log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
-    weighted_log_prob = (np.sum(nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI))
-                         - 0.5 * np.sum(quadratic))
-    return float(stats.log_likelihood - weighted_log_prob)
-
-
 def lower_bound(posterior, priors, entropy, covariance_type):
     r"""The evidence lower bound right after the M-step, up to a constant.
 
@@ -391,32 +340,6 @@ def lower_bound(posterior, priors, entropy, covariance_type):
         log_weight_norm = gammaln(np.sum(alpha)) - np.sum(gammaln(alpha))
     return float(entropy - np.sum(log_wishart_norm) - log_weight_norm
                  - 0.5 * n_features * np.sum(np.log(posterior.mean_precision)))
-
-
-# ----------------------------------------------------------------- checks
-def check_covariance_prior(covariance_prior, covariance_type, n_features):
-    """Validate ``covariance_prior`` (:math:`W_0^{-1}`) by covariance type (scikit-learn wording).
-
-    Returns
-    -------
-    covariance_prior : ndarray or float
-    """
-    if covariance_type == "spherical":
-        if np.ndim(covariance_prior) != 0:
-            raise ValueError("The parameter 'spherical covariance_prior' should be a "
-                             f"float, but got an array of shape {np.shape(covariance_prior)}")
-        _check_positive(np.asarray(covariance_prior), covariance_type)
-        return float(covariance_prior)
-    covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
-                                   ensure_2d=False)
-    name = f"{covariance_type} covariance_prior"
-    if covariance_type == "diag":
-        _check_shape(covariance_prior, (n_features,), name)
-        _check_positive(covariance_prior, covariance_type)
-    else:
-        _check_shape(covariance_prior, (n_features, n_features), name)
-        _check_symmetric_positive_definite(covariance_prior, covariance_type)
-    return covariance_prior
 
 
 class BayesianGaussianMixture(DensityMixin, BaseEstimator):
@@ -558,17 +481,12 @@ degrees_of_freedom_prior_, covariance_prior_
     def _priors(self, X):
         """The priors, with scikit-learn's defaults taken from the data."""
         n_features = X.shape[1]
-        if (self.degrees_of_freedom_prior is not None
-                and not self.degrees_of_freedom_prior > n_features - 1.0):
-            raise ValueError(
-                "The parameter 'degrees_of_freedom_prior' should be greater than "
-                f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}.")
+        if self.degrees_of_freedom_prior is not None:
+            check_degrees_of_freedom_prior(self.degrees_of_freedom_prior, n_features)
         if self.mean_prior is None:
             mean = X.mean(axis=0, dtype=np.float64)
         else:
-            mean = check_array(self.mean_prior, dtype=[np.float64, np.float32],
-                               ensure_2d=False)
-            _check_shape(mean, (n_features,), "means")
+            mean = check_mean_prior(self.mean_prior, n_features)
         if self.covariance_prior is None:
             covariance = np.atleast_2d(np.cov(X.T.astype(np.float64)))
             covariance = {"full": covariance, "tied": covariance,
@@ -628,10 +546,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _validate_data_for_fit(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {X.shape[0]}")
+        check_n_samples(X.shape[0], self.n_components)
         return X
 
     def _initial_posterior(self, X, priors, shift, random_state):
@@ -660,7 +575,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 log_weights = variational_log_weights(posterior, priors, n_features)
                 stats = e_step(X, params, shift=shift, log_weights=log_weights,
                                n_threads=n_threads)
-                entropy = responsibility_entropy(stats, params, log_weights)
+                entropy = entropy_from_statistics(stats, params, log_weights)
                 posterior = update_posterior(stats, priors, self.covariance_type,
                                              self.reg_covar)
                 bound = lower_bound(posterior, priors, entropy, self.covariance_type)

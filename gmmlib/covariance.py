@@ -32,6 +32,49 @@ DEGENERATE_COVARIANCE_MESSAGE = (
 )
 
 
+def n_statistics(n_features, covariance_type):
+    r"""Number of sufficient statistics per sample: the length of the features :math:`t(x)`.
+
+    :math:`t(x) = (1, x, x_i x_j \text{ for } i \le j)` for 'full' and 'tied',
+    :math:`(1, x, x_1^2, \dots, x_d^2)` for 'diag' and 'spherical'
+    (:func:`gmmlib.em_steps.sufficient_features`; chapter "Empirical performance").
+
+    Parameters
+    ----------
+    n_features : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    n_statistics : int
+        :math:`1 + d + d(d+1)/2` or :math:`1 + 2d`.
+    """
+    if covariance_type in ("full", "tied"):
+        return 1 + n_features + n_features * (n_features + 1) // 2
+    return 1 + 2 * n_features
+
+
+def nonzero_counts(nk):
+    r"""The counts the M-step divides by: :math:`N_k + 10\,\epsilon`.
+
+    :math:`\epsilon` is the machine epsilon of float64. As in scikit-learn, the
+    tiny addition keeps an empty component (:math:`N_k = 0`) from dividing by
+    zero in :math:`\mu_k = S_k / N_k` and :math:`\Sigma_k = T_k / N_k - \mu_k
+    \mu_k^\top`, and changes no other count beyond rounding (chapter 1 derives
+    the M-step).
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+        :math:`N_k = \sum_n w_n r_{nk}`.
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+    """
+    return nk + 10 * np.finfo(np.float64).eps
+
+
 def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_covar):
     """Covariances from the sufficient statistics of the M-step.
 

@@ -25,43 +25,26 @@ parameters :math:`\eta_k` (:func:`natural_parameters`) with the features
 responsibilities with the same features. Chapter "Empirical performance"
 derives this form and measures what it buys against scikit-learn. Blocks are
 shared between threads (numpy releases the GIL), with BLAS limited to one
-thread meanwhile. :func:`estimate_log_gaussian_prob` keeps the textbook
-formula; predictions use it, and the tests check the E-step against it.
+thread meanwhile (:mod:`gmmlib.runtime` sets the block size and the threads).
+:func:`estimate_log_gaussian_prob` keeps the textbook formula; predictions use
+it, and the tests check the E-step against it.
 
 The data are centred on a fixed ``shift`` (usually the data mean) before the
 sums are taken, which keeps :math:`T_k / N_k - \mu_k \mu_k^\top` accurate for
 data far from the origin.
 """
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-from .covariance import (covariances_from_statistics, log_det_cholesky,
+from .covariance import (covariances_from_cholesky, covariances_from_statistics,
+                         log_det_cholesky, n_statistics, nonzero_counts,
                          precision_cholesky_from_covariances, precisions_from_cholesky,
                          rounding_floor)
+from .runtime import blas_threads, block_size, single_threaded_blas, thread_pool
 
 LOG_2PI = np.log(2.0 * np.pi)
-
-#: Bytes that the working arrays of one block of rows (its features and
-#: log-densities) may take. 2 MiB was fastest on the development machine (1 MiB
-#: of L2 cache per core, 32 MiB of shared L3): small enough to stay in cache,
-#: large enough that per-block overheads and threads waiting for the GIL stay small.
-BLOCK_BYTES = 2**21
-
-#: Fewest rows per block, so that per-block overheads stay small.
-MIN_BLOCK_ROWS = 256
-
-#: Rows per block when the environment variable ``GMMLIB_BLOCK_ROWS`` is set at
-#: import, whatever the budget above: every sum over the data is then split at
-#: other places. ``make check-numerics`` sets it small, to show that no result of
-#: the tests or chapters depends on where the sums are split. None otherwise.
-BLOCK_ROWS = int(os.environ.get("GMMLIB_BLOCK_ROWS") or 0) or None
-
 
 @dataclass
 class MixtureParameters:
@@ -83,6 +66,55 @@ class MixtureParameters:
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
     covariance_type: str
+
+
+def parameters_from_model(model):
+    """The :class:`MixtureParameters` of a fitted Gaussian mixture, in float64.
+
+    Parameters
+    ----------
+    model : fitted gmmlib.GaussianMixture or sklearn.mixture.GaussianMixture
+        Anything with ``weights_``, ``means_``, ``precisions_cholesky_`` and
+        ``covariance_type``; ``covariances_`` is used when present (None otherwise,
+        see :func:`covariances_of`).
+
+    Returns
+    -------
+    MixtureParameters
+        Arrays of shape (n_components,), (n_components, n_features) and the
+        covariance type's layouts, as float64 (the E-step's coefficients and the
+        M-step's sums are computed from float64 parameters whatever the data's dtype).
+    """
+    covariances = getattr(model, "covariances_", None)
+    return MixtureParameters(
+        weights=np.asarray(model.weights_, dtype=np.float64),
+        means=np.asarray(model.means_, dtype=np.float64),
+        covariances=None if covariances is None else np.asarray(covariances, np.float64),
+        precisions_cholesky=np.asarray(model.precisions_cholesky_, dtype=np.float64),
+        covariance_type=model.covariance_type,
+    )
+
+
+def covariances_of(params):
+    r"""The covariances :math:`\Sigma_k` of ``params``, from the precision factors if not stored.
+
+    :math:`\Sigma_k = (P_k P_k^\top)^{-1}`
+    (:func:`gmmlib.covariance.covariances_from_cholesky`) when
+    ``params.covariances`` is None, as after an M-step that updates only the
+    precision factors.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+
+    Returns
+    -------
+    covariances : ndarray
+        In scikit-learn's layout for ``params.covariance_type``.
+    """
+    if params.covariances is not None:
+        return params.covariances
+    return covariances_from_cholesky(params.precisions_cholesky, params.covariance_type)
 
 
 @dataclass
@@ -117,25 +149,6 @@ class SufficientStatistics:
     def mean_log_likelihood(self):
         """Weighted mean log-likelihood per sample."""
         return self.log_likelihood / self.total_weight
-
-
-def n_statistics(n_features, covariance_type):
-    """Length of the feature vector :math:`t(x)` of :func:`sufficient_features`."""
-    if covariance_type in ("full", "tied"):
-        return 1 + n_features + n_features * (n_features + 1) // 2
-    return 1 + 2 * n_features
-
-
-def block_size(n_components, n_features, covariance_type="full", dtype=np.float64):
-    """Rows per block so that its features and log-densities fit in ``BLOCK_BYTES``.
-
-    ``BLOCK_ROWS``, when set, overrides the budget.
-    """
-    if BLOCK_ROWS is not None:
-        return BLOCK_ROWS
-    bytes_per_row = ((n_statistics(n_features, covariance_type) + n_components)
-                     * np.dtype(dtype).itemsize)
-    return max(MIN_BLOCK_ROWS, BLOCK_BYTES // bytes_per_row)
 
 
 def estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
@@ -502,33 +515,6 @@ def as_shift(shift, n_features, dtype):
     return np.asarray(shift, dtype=dtype).astype(np.float64)
 
 
-@cache
-def _blas_controller():
-    """threadpoolctl's controller of the loaded BLAS libraries (created once)."""
-    return ThreadpoolController().select(user_api="blas")
-
-
-def blas_threads():
-    """Threads BLAS may use now (``OPENBLAS_NUM_THREADS``, ``threadpool_limits``)."""
-    return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
-
-
-def single_threaded_blas():
-    """Context manager running BLAS on one thread, for a whole EM run if wanted.
-
-    The E-step's own threads do the parallel work; BLAS threads would compete
-    with them, and, once woken by the small linear algebra of an M-step, they
-    keep spinning for a while and take a core from the next E-step.
-    """
-    return _blas_controller().limit(limits=1)
-
-
-@cache
-def _thread_pool(n_threads):
-    """A pool of ``n_threads`` threads, created once and reused by every E-step."""
-    return ThreadPoolExecutor(n_threads, thread_name_prefix="gmmlib-e-step")
-
-
 def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_threads=None):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
@@ -547,7 +533,7 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
         Added to the log-densities instead of ``log(params.weights)`` (the
         variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
     n_threads : int, optional
-        Threads to use; by default :func:`blas_threads`.
+        Threads to use; by default :func:`gmmlib.runtime.blas_threads`.
 
     Returns
     -------
@@ -571,7 +557,7 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
         if n_parts == 1:
             parts = [statistics_of_part(0, n_samples)]
         else:
-            parts = list(_thread_pool(n_parts).map(statistics_of_part, bounds[:-1],
+            parts = list(thread_pool(n_parts).map(statistics_of_part, bounds[:-1],
                                                    bounds[1:]))
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
@@ -586,8 +572,8 @@ def m_step(stats, covariance_type, reg_covar):
     .. math:: w_k = \frac{N_k}{\sum_j N_j}, \quad \mu_k = \frac{S_k}{N_k}, \quad
               \Sigma_k = \frac{T_k}{N_k} - \mu_k \mu_k^\top + \epsilon I
 
-    :math:`N_k` gets ``10 * eps`` added, as in scikit-learn, so an empty
-    component does not divide by zero.
+    :math:`N_k` gets ``10 * eps`` added (:func:`gmmlib.covariance.nonzero_counts`),
+    as in scikit-learn, so an empty component does not divide by zero.
 
     Parameters
     ----------
@@ -606,7 +592,7 @@ def m_step(stats, covariance_type, reg_covar):
         covariance is not positive definite or no larger than the rounding error of
         the statistics it came from (:func:`gmmlib.covariance.rounding_floor`).
     """
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
     covariances = covariances_from_statistics(nk, centred_means, stats.second_moments,
                                               covariance_type, reg_covar)

@@ -93,7 +93,7 @@ def expected_complete_log_likelihood(X, resp, params, sample_weight=None):
     return _weighted_total(_expectation(resp, _log_joint(X, params)), sample_weight)
 
 
-def expected_complete_log_likelihood_from_statistics(stats, params):
+def expected_complete_log_likelihood_from_statistics(stats, params, log_weights=None):
     r""":math:`Q(q, \Theta)` from the sufficient statistics of :math:`q`.
 
     :math:`Q` is linear in the statistics :math:`N_k, S_k, T_k` of
@@ -104,18 +104,24 @@ def expected_complete_log_likelihood_from_statistics(stats, params):
               - \tfrac12 \sum_k \bigl[\operatorname{tr}(\Lambda_k T_k)
               - 2 m_k^\top \Lambda_k S_k + N_k m_k^\top \Lambda_k m_k\bigr],
 
-    so it costs :math:`O(K d^2)` instead of a pass over the data. Incremental
-    EM (:mod:`gmmlib.incremental`) tracks the free energy with it.
+    so it costs :math:`O(K d^2)` instead of a pass over the data (chapter "The
+    free-energy view"). Incremental EM (:mod:`gmmlib.incremental`) tracks the
+    free energy with it, and :func:`entropy_from_statistics` gets the entropy
+    of an E-step from it.
 
     Parameters
     ----------
     stats : SufficientStatistics
         Statistics of :math:`q`; ``log_likelihood`` and ``total_weight`` are unused.
     params : MixtureParameters
+    log_weights : ndarray of shape (n_components,), optional
+        Used in place of :math:`\log w_k` (the variational E-step of
+        :mod:`gmmlib.bayesian_mixture` puts :math:`\mathbb{E}[\log w_k] + c_k` there).
 
     Returns
     -------
     Q : float
+        Terms with :math:`N_k = 0` count as zero, even where :math:`w_k = 0`.
     """
     covariance_type = params.covariance_type
     nk, first, second = stats.nk, stats.first_moments, stats.second_moments
@@ -138,11 +144,44 @@ def expected_complete_log_likelihood_from_statistics(stats, params):
     quadratic = (trace - 2.0 * np.sum(precise_means * first)
                  + nk @ np.sum(precise_means * means, axis=1))
     log_det = log_det_cholesky(factors, covariance_type, n_features)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
     constant = np.where(nk > 0, nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI),
                         0.0)
     return float(constant.sum() - 0.5 * quadratic)
+
+
+def entropy_from_statistics(stats, params, log_weights=None):
+    r"""Entropy :math:`H(q)` of the responsibilities of an E-step, from its statistics alone.
+
+    With :math:`a_{nk} = \ell_k + \log \mathcal{N}(x_n \mid \mu_k, \Sigma_k)` the
+    unnormalised log-responsibilities of the E-step (:math:`\ell_k = \log w_k`
+    unless ``log_weights`` says otherwise), :math:`\log r_{nk} = a_{nk} - \log p(x_n)`
+    and :math:`\sum_k r_{nk} = 1` give
+
+    .. math:: H(q) = -\sum_n v_n \sum_k r_{nk} \log r_{nk}
+              = \sum_n v_n \log p(x_n) - \sum_n v_n \sum_k r_{nk} a_{nk},
+
+    that is :math:`H = \ell(\Theta) - Q(q, \Theta)`: the bound is tight right after
+    an E-step (chapter "The free-energy view"). The second sum is
+    :func:`expected_complete_log_likelihood_from_statistics`, so no second pass
+    over the data and no stored responsibilities are needed.
+
+    Parameters
+    ----------
+    stats : SufficientStatistics
+        From :func:`gmmlib.em_steps.e_step` with the same ``params`` and ``log_weights``.
+    params : MixtureParameters
+    log_weights : ndarray of shape (n_components,), optional
+        The :math:`\ell_k` the E-step added, if not :math:`\log w_k`.
+
+    Returns
+    -------
+    H : float
+    """
+    return float(stats.log_likelihood - expected_complete_log_likelihood_from_statistics(
+        stats, params, log_weights))
 
 
 def entropy(resp, sample_weight=None):
@@ -157,6 +196,9 @@ def entropy(resp, sample_weight=None):
     -------
     H : float
         Non-negative; zero exactly when every row of ``resp`` is one-hot.
+        Without sample weights this is the classification entropy
+        :math:`\mathrm{EN}(r)` that ``icl_entropy`` of :mod:`gmmlib.model_selection`
+        adds twice to BIC (chapter "How many components?").
     """
     return _weighted_total(entr(np.asarray(resp, dtype=np.float64)).sum(axis=1),
                            sample_weight)

@@ -23,15 +23,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
 from . import distributed
-from .em_steps import (MixtureParameters, blas_threads, e_step, estimate_log_prob_resp,
-                       m_step, single_threaded_blas, statistics_from_resp,
-                       SufficientStatistics)
+from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
+                       parameters_from_model, statistics_from_resp, SufficientStatistics)
 from .gem import M_STEPS
 from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
                              estimate_log_prob_resp_missing, fill_with_column_means)
 from .online import StepwiseEM
-from .validation import (check_means, check_precisions, check_sample_weight,
-                         check_weights)
+from .runtime import blas_threads, single_threaded_blas
+from .validation import (check_means, check_n_samples, check_precisions,
+                         check_sample_weight, check_weights)
 
 HISTORY_DTYPE = np.dtype([
     ("iteration", np.int64),
@@ -208,7 +208,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             X = validate_data(self, X, dtype=[np.float64, np.float32],
                               ensure_min_samples=2, ensure_all_finite=self._allow_nan())
         n_samples = X.shape[0]
-        self._check_n_samples(n_samples)
+        check_n_samples(n_samples, self.n_components)
         self._stepwise = None
         sample_weight = check_sample_weight(sample_weight, n_samples)
         starting = self._checked_starting_parameters(X.shape[1])
@@ -315,7 +315,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if fitted:
                 params = self._fitted_parameters()
             else:
-                self._check_n_samples(X.shape[0])
+                check_n_samples(X.shape[0], self.n_components)
                 params = self._initial_parameters(
                     X, sample_weight, self._checked_starting_parameters(X.shape[1]),
                     check_random_state(self.random_state))
@@ -327,12 +327,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self
 
     # ----------------------------------------------------------- initialisation
-    def _check_n_samples(self, n_samples):
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}")
-
     def _checked_starting_parameters(self, n_features):
         """User-given starting parameters, validated (constructor values untouched)."""
         k = self.n_components
@@ -405,10 +399,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                                                     self.covariance_type)
 
     def _fitted_parameters(self):
-        return MixtureParameters(
-            self.weights_.astype(np.float64), self.means_.astype(np.float64),
-            getattr(self, "covariances_", None),
-            self.precisions_cholesky_.astype(np.float64), self.covariance_type)
+        return parameters_from_model(self)
 
     def _allow_nan(self):
         return "allow-nan" if self.missing_values == "marginalize" else True

@@ -34,9 +34,10 @@ collected in :data:`M_STEPS`, which ``GaussianMixture(m_step=...)`` uses.
 
 import numpy as np
 
-from .covariance import (covariances_from_cholesky, precision_cholesky_from_covariances,
+from .covariance import (covariances_from_cholesky, nonzero_counts,
+                         precision_cholesky_from_covariances,
                          precision_cholesky_from_precisions, precisions_from_cholesky)
-from .em_steps import MixtureParameters, m_step
+from .em_steps import MixtureParameters, covariances_of, m_step
 
 #: Blocks of parameters a conditional-maximisation step can update.
 BLOCKS = ("weights", "means", "covariances")
@@ -199,7 +200,7 @@ def gradient_m_step(stats, params, reg_covar):
     """
     covariance_type = params.covariance_type
     exact = exact_m_step(stats, params, reg_covar)
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    nk = nonzero_counts(stats.nk)
 
     logits = np.log(params.weights) + exact.weights - params.weights
     weights = np.exp(logits - logits.max())
@@ -218,7 +219,7 @@ def gradient_m_step(stats, params, reg_covar):
     target = exact.covariances + mean_displacement_covariances(
         exact.weights, exact.means - means, covariance_type)
     precisions = _precision_ascent_step(
-        precisions, _covariances(params), target, _precision_counts(nk, params),
+        precisions, covariances_of(params), target, _precision_counts(nk, params),
         covariance_type)
     precisions_cholesky = precision_cholesky_from_precisions(precisions, covariance_type)
     return MixtureParameters(weights, means,
@@ -251,13 +252,6 @@ def _maximise_block(params, exact, block):
                                                                   covariance_type)
     return MixtureParameters(weights, means, covariances, precisions_cholesky,
                              covariance_type)
-
-
-def _covariances(params):
-    """The covariances of ``params``, from the precision factors if not stored."""
-    if params.covariances is not None:
-        return params.covariances
-    return covariances_from_cholesky(params.precisions_cholesky, params.covariance_type)
 
 
 def _times_precisions(precisions, vectors, covariance_type):

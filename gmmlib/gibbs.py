@@ -39,13 +39,15 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .em_steps import (MixtureParameters, estimate_log_gaussian_prob, estimate_log_prob_resp,
                        normalize_log_prob, statistics_from_resp)
 from .hard_em import hard_responsibilities
+from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
+                         check_mean_prior, check_n_samples)
 
 
 @dataclass
@@ -112,26 +114,18 @@ def default_prior(X, n_components, *, weight_concentration_prior=1.0, mean_prior
     n_features = X.shape[1]
     if mean_prior is None:
         mean_prior = X.mean(axis=0)
-    mean_prior = check_array(mean_prior, dtype=np.float64, ensure_2d=False)
-    if mean_prior.shape != (n_features,):
-        raise ValueError(f"The parameter 'means' should have the shape of "
-                         f"{(n_features,)}, but got {mean_prior.shape}")
+    mean_prior = np.asarray(check_mean_prior(mean_prior, n_features), dtype=np.float64)
     if degrees_of_freedom_prior is None:
         degrees_of_freedom_prior = n_features + 2.0
-    elif degrees_of_freedom_prior <= n_features - 1:
-        raise ValueError(
-            "The parameter 'degrees_of_freedom_prior' should be greater than "
-            f"{n_features - 1}, but got {degrees_of_freedom_prior:.3f}.")
+    else:
+        check_degrees_of_freedom_prior(degrees_of_freedom_prior, n_features)
     if covariance_prior is None:
         covariance_prior = (np.atleast_2d(np.cov(X.T))
                             / n_components ** (2.0 / n_features))
-    covariance_prior = check_array(covariance_prior, dtype=np.float64)
-    if covariance_prior.shape != (n_features, n_features):
-        raise ValueError(f"The parameter 'covariance_prior' should have the shape of "
-                         f"{(n_features, n_features)}, but got {covariance_prior.shape}")
-    if not (np.allclose(covariance_prior, covariance_prior.T)
-            and np.all(np.linalg.eigvalsh(covariance_prior) > 0)):
-        raise ValueError("'covariance_prior' should be symmetric, positive-definite")
+    covariance_prior = np.asarray(
+        check_covariance_prior(covariance_prior, "full", n_features,
+                               names=("covariance_prior", "covariance_prior")),
+        dtype=np.float64)
     ones = np.ones(n_components)
     return NormalInverseWishart(
         weight_concentration=weight_concentration_prior * ones,
@@ -529,10 +523,7 @@ class GibbsGaussianMixture(BaseEstimator):
         self._validate_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n_samples}")
+        check_n_samples(n_samples, self.n_components)
         self.prior_ = default_prior(
             X, self.n_components,
             weight_concentration_prior=self.weight_concentration_prior,

@@ -18,7 +18,8 @@ batch instead of after every pass over the data.
 The free energy is tracked without storing :math:`q`: :math:`Q(q, \Theta)` is
 linear in :math:`s` (:func:`gmmlib.free_energy.expected_complete_log_likelihood_from_statistics`),
 and right after its E-step the bound is tight on batch :math:`b`, so the
-entropy of :math:`q_b` is :math:`H(q_b) = \ell_b(\Theta) - Q_b(q_b, \Theta)`.
+entropy of :math:`q_b` is :math:`H(q_b) = \ell_b(\Theta) - Q_b(q_b, \Theta)`
+(:func:`gmmlib.free_energy.entropy_from_statistics`).
 """
 
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ import numpy as np
 from sklearn.utils import check_array
 
 from .em_steps import MixtureParameters, SufficientStatistics, e_step, m_step
-from .free_energy import expected_complete_log_likelihood_from_statistics
-from .online import blas_controller
+from .free_energy import (entropy_from_statistics,
+                          expected_complete_log_likelihood_from_statistics)
+from .runtime import single_threaded_blas
 from .validation import check_sample_weight
 
 INCREMENTAL_HISTORY_DTYPE = np.dtype([
@@ -112,7 +114,7 @@ def incremental_em(X, params, n_batches=10, n_sweeps=10, *, reg_covar=1e-6,
         raise ValueError(f"n_batches must be between 1 and n_samples = {n_samples}, "
                          f"got n_batches = {n_batches}.")
     sample_weight = check_sample_weight(sample_weight, n_samples)
-    with blas_controller().limit(limits=1):
+    with single_threaded_blas():
         return _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight)
 
 
@@ -128,8 +130,7 @@ def _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight):
         """Partial E-step on one batch: its statistics and the entropy of its new q."""
         weights = None if sample_weight is None else sample_weight[rows]
         stats = e_step(X[rows], params, weights, shift)
-        return stats, stats.log_likelihood - expected_complete_log_likelihood_from_statistics(
-            stats, params)
+        return stats, entropy_from_statistics(stats, params)
 
     def free_energy(total, entropies, params):
         return expected_complete_log_likelihood_from_statistics(total, params) + sum(entropies)

@@ -49,9 +49,10 @@ from functools import partial
 
 import numpy as np
 
-from .covariance import covariances_from_cholesky, full_covariances
-from .em_steps import (LOG_2PI, MixtureParameters, SufficientStatistics, block_size,
-                       e_step, normalize_log_prob)
+from .covariance import full_covariances
+from .em_steps import (LOG_2PI, SufficientStatistics, covariances_of, e_step,
+                       normalize_log_prob, parameters_from_model)
+from .runtime import block_size
 
 MISSING_VALUES_OPTIONS = ("error", "marginalize")
 
@@ -141,17 +142,6 @@ def fill_with_column_means(X, sample_weight=None):
     return np.where(missing, column_means.astype(X.dtype), X)
 
 
-def _full_covariances(params):
-    """The component covariances of ``params`` as full matrices, float64."""
-    n_components, n_features = params.means.shape
-    covariances = params.covariances
-    if covariances is None:
-        covariances = covariances_from_cholesky(params.precisions_cholesky,
-                                                params.covariance_type)
-    return full_covariances(covariances, params.covariance_type, n_components,
-                            n_features)
-
-
 def _pattern_blocks(X, params, patterns, shift):
     r"""Marginal log-densities and conditional moments, one block of one pattern at a time.
 
@@ -171,7 +161,8 @@ def _pattern_blocks(X, params, patterns, shift):
     """
     n_components, n_features = params.means.shape
     means = params.means - shift
-    covariances = _full_covariances(params)
+    covariances = full_covariances(covariances_of(params), params.covariance_type,
+                                   n_components, n_features)
     log_weights = np.log(params.weights)
     step = block_size(n_components, n_features)
     for observed, pattern_rows in zip(patterns.observed, patterns.rows):
@@ -320,10 +311,7 @@ def impute_conditional_means(model, X):
     X_imputed : ndarray of shape (n_samples, n_features)
     """
     X = np.asarray(X, dtype=np.float64)
-    params = MixtureParameters(np.asarray(model.weights_, dtype=np.float64),
-                               np.asarray(model.means_, dtype=np.float64),
-                               model.covariances_, model.precisions_cholesky_,
-                               model.covariance_type)
+    params = parameters_from_model(model)
     X_imputed = X.copy()
     patterns = missingness_patterns(X)
     for rows, resp, completed, _ in _pattern_blocks(X, params, patterns,

@@ -34,9 +34,9 @@ is better), and its ``icl()`` is likewise minus ``icl`` here.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import xlogy
 
 from .covariance import COVARIANCE_TYPES
+from .free_energy import entropy
 from .gaussian_mixture import GaussianMixture
 
 #: The criteria :func:`fit_grid` tabulates; :meth:`ModelGrid.best` minimises one.
@@ -54,24 +54,6 @@ GRID_DTYPE = np.dtype([
 ])
 
 
-def classification_entropy(resp):
-    r"""Entropy of the responsibilities, :math:`\mathrm{EN}(r) = -\sum_{n,k} r_{nk} \log r_{nk}`.
-
-    Twice this is what ``icl_entropy`` (McLachlan and Peel's ICL-BIC) adds to
-    BIC. Zero exactly when every :math:`r_{nk}` is 0 or 1
-    (:math:`0 \log 0 = 0`).
-
-    Parameters
-    ----------
-    resp : ndarray of shape (n_samples, n_components)
-
-    Returns
-    -------
-    entropy : float
-    """
-    return float(-xlogy(resp, resp).sum())
-
-
 def map_classification_loss(resp):
     r"""Cost of the MAP labels, :math:`-\sum_n \log \max_k r_{nk} \ge 0`.
 
@@ -79,7 +61,8 @@ def map_classification_loss(resp):
     :math:`\hat z_n = \arg\max_k r_{nk}` is :math:`\log L` minus this, so twice
     this is what ``icl`` (Biernacki, Celeux and Govaert's ICL, mclust's
     ``icl()``) adds to BIC. Zero exactly when every :math:`r_{nk}` is 0 or 1;
-    never larger than :func:`classification_entropy`.
+    never larger than the entropy :math:`\mathrm{EN}(r)`
+    (:func:`gmmlib.free_energy.entropy`).
 
     Parameters
     ----------
@@ -121,7 +104,7 @@ def information_criteria(model, X):
         bic=bic,
         aic=-2.0 * log_likelihood + 2.0 * n_parameters,
         icl=bic + 2.0 * map_classification_loss(resp),
-        icl_entropy=bic + 2.0 * classification_entropy(resp),
+        icl_entropy=bic + 2.0 * entropy(resp),
     )
 
 

@@ -23,22 +23,11 @@ faster. :class:`gmmlib.GaussianMixture` exposes this as ``partial_fit``, with
 """
 
 from dataclasses import replace
-from functools import cache
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .em_steps import e_step, m_step
-
-
-@cache
-def blas_controller():
-    """threadpoolctl's controller of the loaded BLAS libraries (created once).
-
-    Online and incremental EM make many small steps; their tiny matrix
-    factorisations run fastest on one BLAS thread (``blas_controller().limit(limits=1)``).
-    """
-    return ThreadpoolController().select(user_api="blas")
+from .runtime import single_threaded_blas
 
 
 class StepwiseEM:
@@ -95,7 +84,7 @@ class StepwiseEM:
         batch_log_likelihood : float
             Mean log-likelihood of the batch under the parameters of its E-step.
         """
-        with blas_controller().limit(limits=1):
+        with single_threaded_blas():
             return self._update(X, sample_weight, reg_covar)
 
     def _update(self, X, sample_weight, reg_covar):

@@ -16,6 +16,25 @@ def _check_shape(array, expected, name):
         )
 
 
+def check_n_samples(n_samples, n_components):
+    """Refuse data with fewer samples than components (scikit-learn's message).
+
+    Parameters
+    ----------
+    n_samples : int
+    n_components : int
+
+    Raises
+    ------
+    ValueError
+        When ``n_samples < n_components``.
+    """
+    if n_samples < n_components:
+        raise ValueError(
+            "Expected n_samples >= n_components but got n_components = "
+            f"{n_components}, n_samples = {n_samples}")
+
+
 def check_weights(weights, n_components):
     """Validate starting mixing weights: shape, range [0, 1] and sum one.
 
@@ -58,17 +77,15 @@ def check_means(means, n_components, n_features):
     return means
 
 
-def _check_positive(precision, covariance_type):
-    if np.any(precision <= 0.0):
-        raise ValueError(f"'{covariance_type} precision' should be positive")
+def _check_positive(values, name):
+    if np.any(values <= 0.0):
+        raise ValueError(f"'{name}' should be positive")
 
 
-def _check_symmetric_positive_definite(precision, covariance_type):
-    if not (np.allclose(precision, precision.T)
-            and np.all(np.linalg.eigvalsh(precision) > 0.0)):
-        raise ValueError(
-            f"'{covariance_type} precision' should be symmetric, positive-definite"
-        )
+def _check_symmetric_positive_definite(matrix, name):
+    if not (np.allclose(matrix, matrix.T)
+            and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
+        raise ValueError(f"'{name}' should be symmetric, positive-definite")
 
 
 def check_precisions(precisions, covariance_type, n_components, n_features):
@@ -94,11 +111,11 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
     if covariance_type == "full":
         for precision in precisions:
-            _check_symmetric_positive_definite(precision, covariance_type)
+            _check_symmetric_positive_definite(precision, f"{covariance_type} precision")
     elif covariance_type == "tied":
-        _check_symmetric_positive_definite(precisions, covariance_type)
+        _check_symmetric_positive_definite(precisions, f"{covariance_type} precision")
     else:
-        _check_positive(precisions, covariance_type)
+        _check_positive(precisions, f"{covariance_type} precision")
     return precisions
 
 
@@ -121,3 +138,72 @@ def check_sample_weight(sample_weight, n_samples):
     if not sample_weight.sum() > 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+def check_mean_prior(mean_prior, n_features):
+    """Validate the prior mean :math:`m_0` of a normal-Wishart prior.
+
+    Returns
+    -------
+    mean_prior : ndarray of shape (n_features,)
+    """
+    mean_prior = check_array(mean_prior, dtype=[np.float64, np.float32], ensure_2d=False)
+    _check_shape(mean_prior, (n_features,), "means")
+    return mean_prior
+
+
+def check_degrees_of_freedom_prior(degrees_of_freedom_prior, n_features):
+    """Refuse Wishart degrees of freedom :math:`\\nu_0 \\le d - 1` (no proper prior then).
+
+    Raises
+    ------
+    ValueError
+        scikit-learn's message, also for NaN.
+    """
+    if not degrees_of_freedom_prior > n_features - 1.0:
+        raise ValueError(
+            "The parameter 'degrees_of_freedom_prior' should be greater than "
+            f"{n_features - 1}, but got {degrees_of_freedom_prior:.3f}.")
+
+
+def check_covariance_prior(covariance_prior, covariance_type, n_features,
+                           names=None):
+    """Validate the scale of a Wishart prior by covariance type.
+
+    The scale is :math:`W_0^{-1}` of :class:`gmmlib.BayesianGaussianMixture` and
+    :math:`\\Psi_0` of :class:`gmmlib.GibbsGaussianMixture` ('full' only there):
+    a symmetric positive-definite (n_features, n_features) matrix for 'full' and
+    'tied', n_features positive numbers for 'diag', one positive float for
+    'spherical'.
+
+    Parameters
+    ----------
+    covariance_prior : float or array-like
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    n_features : int
+    names : tuple of two str, optional
+        What the messages call the parameter when its shape is wrong and when
+        its values are; by default scikit-learn's wording for
+        ``BayesianGaussianMixture``, ``('<type> covariance_prior', '<type> precision')``.
+
+    Returns
+    -------
+    covariance_prior : ndarray or float
+    """
+    shape_name, value_name = names or (f"{covariance_type} covariance_prior",
+                                       f"{covariance_type} precision")
+    if covariance_type == "spherical":
+        if np.ndim(covariance_prior) != 0:
+            raise ValueError(f"The parameter '{shape_name}' should be a float, but got "
+                             f"an array of shape {np.shape(covariance_prior)}")
+        _check_positive(np.asarray(covariance_prior), value_name)
+        return float(covariance_prior)
+    covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
+                                   ensure_2d=False)
+    if covariance_type == "diag":
+        _check_shape(covariance_prior, (n_features,), shape_name)
+        _check_positive(covariance_prior, value_name)
+    else:
+        _check_shape(covariance_prior, (n_features, n_features), shape_name)
+        _check_symmetric_positive_definite(covariance_prior, value_name)
+    return covariance_prior

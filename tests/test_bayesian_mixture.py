@@ -10,9 +10,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gmmlib import BayesianGaussianMixture
 from gmmlib.bayesian_mixture import (VariationalPosterior, expected_log_gaussian_offset,
-                                     expected_log_weights, responsibility_entropy)
+                                     expected_log_weights)
 from gmmlib.datasets import make_blobs_mixture, make_mixture
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_gaussian_prob
+from gmmlib.free_energy import entropy_from_statistics
 from gmmlib.timing import common_start
 from bounds import assert_never_decreases
 
@@ -237,7 +238,7 @@ def test_entropy_from_statistics_equals_the_direct_sum(covariance_type, offset):
     assert direct > 1.0
     # The entropy (~150) is the difference of two sums of 700 terms, each ~6000
     # in all: at most ~n u 6000 / 150 = 3e-12 relative. Largest seen 1.4e-14.
-    assert_allclose(responsibility_entropy(stats, params, log_weights), direct,
+    assert_allclose(entropy_from_statistics(stats, params, log_weights), direct,
                     rtol=1e-11)
 
 

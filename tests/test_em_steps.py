@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from gmmlib import em_steps
+from gmmlib import runtime
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import (e_step, estimate_log_gaussian_prob,
                              estimate_log_prob_resp, log_floor, natural_parameters,
@@ -95,9 +95,9 @@ def test_statistics_from_resp_are_the_weighted_sums(covariance_type):
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_e_step_equals_the_direct_computation(covariance_type, n_threads, monkeypatch):
     # Small blocks, so that 500 rows make several blocks for every thread.
-    monkeypatch.setattr(em_steps, "MIN_BLOCK_ROWS", 32)
-    monkeypatch.setattr(em_steps, "BLOCK_BYTES", 32 * 8)
-    monkeypatch.setattr(em_steps, "BLOCK_ROWS", None)
+    monkeypatch.setattr(runtime, "MIN_BLOCK_ROWS", 32)
+    monkeypatch.setattr(runtime, "BLOCK_BYTES", 32 * 8)
+    monkeypatch.setattr(runtime, "BLOCK_ROWS", None)
     X, params = fitted_parameters(covariance_type)
     shift = X.mean(axis=0)
     sample_weight = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
@@ -150,8 +150,8 @@ def test_floor_is_negligible_and_keeps_products_normal(dtype):
 
 
 def test_block_size_fits_the_budget_or_the_minimum(monkeypatch):
-    monkeypatch.setattr(em_steps, "BLOCK_ROWS", None)  # as without GMMLIB_BLOCK_ROWS
-    rows = em_steps.block_size(8, 10)
-    assert rows * (66 + 8) * 8 <= em_steps.BLOCK_BYTES < (rows + 1) * (66 + 8) * 8
-    assert em_steps.block_size(8, 10, dtype=np.float32) in (2 * rows, 2 * rows + 1)
-    assert em_steps.block_size(10, 200) == em_steps.MIN_BLOCK_ROWS
+    monkeypatch.setattr(runtime, "BLOCK_ROWS", None)  # as without GMMLIB_BLOCK_ROWS
+    rows = runtime.block_size(8, 10)
+    assert rows * (66 + 8) * 8 <= runtime.BLOCK_BYTES < (rows + 1) * (66 + 8) * 8
+    assert runtime.block_size(8, 10, dtype=np.float32) in (2 * rows, 2 * rows + 1)
+    assert runtime.block_size(10, 200) == runtime.MIN_BLOCK_ROWS

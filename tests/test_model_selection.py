@@ -8,8 +8,8 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib.covariance import full_covariances
 from gmmlib.datasets import make_blobs_mixture, make_mixture
-from gmmlib.model_selection import (CRITERIA, classification_entropy, fit_grid,
-                                    information_criteria,
+from gmmlib.free_energy import entropy
+from gmmlib.model_selection import (CRITERIA, fit_grid, information_criteria,
                                     map_classification_loss, mclust_bic)
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -154,9 +154,9 @@ def test_icl_equals_bic_when_responsibilities_are_hard():
         assert row["icl_entropy"] == row["bic"]
 
 
-def test_classification_entropy():
-    assert classification_entropy(np.array([[1.0, 0.0], [0.0, 1.0]])) == 0.0
-    assert_allclose(classification_entropy(np.full((3, 4), 0.25)), 3 * np.log(4))
+def test_entropy_of_responsibilities():
+    assert entropy(np.array([[1.0, 0.0], [0.0, 1.0]])) == 0.0
+    assert_allclose(entropy(np.full((3, 4), 0.25)), 3 * np.log(4))
 
 
 def test_map_classification_loss():
@@ -166,7 +166,7 @@ def test_map_classification_loss():
     # Otherwise it is smaller: -log 0.5 against the entropy of (0.5, 0.3, 0.2).
     resp = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
     assert_allclose(map_classification_loss(resp), -np.log(0.5) - np.log(0.8))
-    assert map_classification_loss(resp) < classification_entropy(resp)
+    assert map_classification_loss(resp) < entropy(resp)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
