@@ -66,8 +66,8 @@ def cpu_flags():
 def kernels_running(coretype):
     """The OpenBLAS core names numpy's and scipy's libraries report under ``coretype``."""
     code = ("import numpy, scipy.linalg; from threadpoolctl import threadpool_info; "
-            "print(sorted({i['architecture'] for i in threadpool_info() "
-            "if i['internal_api'] == 'openblas'}))")
+            "print(' and '.join(sorted({i['architecture'] for i in threadpool_info() "
+            "if i['internal_api'] == 'openblas'})))")
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
     return subprocess.run([PYTHON, "-c", code], env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
