@@ -14,13 +14,11 @@ is never below ``desired``), so the numerics matrix lists these slacks beside th
 ``assert_allclose`` tolerances.
 """
 
-import json
-import os
 import sys
 
 import numpy as np
 
-from tolerance_log import call_site
+from tolerance_log import log_margin
 
 
 def shortfall_ratio(actual, desired, rtol, atol):
@@ -38,13 +36,8 @@ def _check(actual, desired, rtol, atol, what):
     """Log the margin (for the caller of the public function) and assert it."""
     __tracebackhide__ = True
     ratio = shortfall_ratio(actual, desired, rtol, atol)
+    log_margin(sys._getframe(2), ratio, rtol, atol)
     rtol, atol = float(np.max(rtol)), float(np.max(atol))  # arrays: the largest
-    path = os.environ.get("GMM_TOLERANCE_LOG")
-    if path:
-        line = json.dumps({"site": call_site(sys._getframe(2)), "ratio": ratio,
-                           "rtol": rtol, "atol": atol})
-        with open(path, "a") as log:  # one short line per write: appends do not mix
-            log.write(line + "\n")
     assert ratio <= 1.0, (f"{what} by up to {ratio:.3g} times the allowed slack "
                           f"(rtol={rtol:g}, atol={atol:g})")
 

@@ -12,7 +12,8 @@ where ``ratio`` is the worst element's error over the allowed error,
 
 .. math:: \\max_i \\frac{|a_i - d_i|}{\\mathrm{atol} + \\mathrm{rtol}\\,|d_i|},
 
-so 1 is the edge of failing and 0.1 leaves a margin of ten. The site is the file
+so 1 is the edge of failing and 0.1 leaves a margin of ten. The one-sided checks
+of ``tests/bounds.py`` log their slack the same way (:func:`log_margin`). The site is the file
 and line of the call; in a chapter kernel, the chapter named by
 ``GMM_TOLERANCE_SOURCE`` and the text of the line. ``tests/numerics_matrix.py``
 reads the lines of every run and prints, for each site, the largest ratio seen
@@ -55,6 +56,16 @@ def call_site(frame):
     return f"{os.path.relpath(filename, ROOT)}:{lineno}"
 
 
+def log_margin(frame, ratio, rtol, atol):
+    """Append one line for the check called at ``frame``, if ``GMM_TOLERANCE_LOG`` is set."""
+    path = os.environ.get("GMM_TOLERANCE_LOG")
+    if path:
+        line = json.dumps({"site": call_site(frame), "ratio": ratio,
+                           "rtol": float(np.max(rtol)), "atol": float(np.max(atol))})
+        with open(path, "a") as log:  # one short line per write: appends do not mix
+            log.write(line + "\n")
+
+
 def install():
     """Wrap ``numpy.testing.assert_allclose`` when ``GMM_TOLERANCE_LOG`` is set."""
     path = os.environ.get("GMM_TOLERANCE_LOG")
@@ -69,10 +80,7 @@ def install():
         except (TypeError, ValueError):  # not numbers: the real assertion will say so
             ratio = None
         if ratio is not None:
-            line = json.dumps({"site": call_site(sys._getframe(1)), "ratio": ratio,
-                               "rtol": rtol, "atol": atol})
-            with open(path, "a") as log:  # one short line per write: appends do not mix
-                log.write(line + "\n")
+            log_margin(sys._getframe(1), ratio, rtol, atol)
         return original(actual, desired, rtol, atol, *args, **kwargs)
 
     assert_allclose.logs_tolerance = True
