@@ -141,17 +141,29 @@ def run_configuration(name, changes, folder):
 
 
 def closest_calls(folders):
-    """For each assertion site: its largest ratio, the configuration and the tolerance."""
-    worst = {}
+    """Per assertion site: largest ratio, its configuration, tolerance, and the spread.
+
+    A site's ratio in one configuration is its largest over the calls there; the
+    spread is the largest minus the smallest of those over the configurations, so
+    0 means the checked value did not move with the rounding at all.
+    """
+    per_site = {}
     for name, folder in folders:
         path = folder / "tolerances.jsonl"
         if not path.exists():
             continue
+        largest = {}
         for line in path.read_text().splitlines():
             entry = json.loads(line)
-            if entry["site"] not in worst or entry["ratio"] > worst[entry["site"]][0]:
-                worst[entry["site"]] = (entry["ratio"], name, entry["rtol"], entry["atol"])
-    return sorted(worst.items(), key=lambda item: -item[1][0])
+            if entry["site"] not in largest or entry["ratio"] > largest[entry["site"]][0]:
+                largest[entry["site"]] = (entry["ratio"], name, entry["rtol"], entry["atol"])
+        for site, values in largest.items():
+            per_site.setdefault(site, []).append(values)
+    table = []
+    for site, values in per_site.items():
+        ratios = [value[0] for value in values]
+        table.append((site, max(values) + (max(ratios) - min(ratios),)))
+    return sorted(table, key=lambda item: -item[1][0])
 
 
 def main():
@@ -178,15 +190,18 @@ def main():
             folders.append((name, folder))
         table = closest_calls(folders)
     with open(OUT / "tolerances.tsv", "w") as out:
-        out.write("largest ratio\tconfiguration\trtol\tatol\tsite\n")
-        for site, (ratio, name, rtol, atol) in table:
-            out.write(f"{ratio:.3g}\t{name}\t{rtol:g}\t{atol:g}\t{site}\n")
+        out.write("largest ratio\tconfiguration\trtol\tatol\tspread\tsite\n")
+        for site, (ratio, name, rtol, atol, spread) in table:
+            out.write(f"{ratio:.3g}\t{name}\t{rtol:g}\t{atol:g}\t{spread:.3g}\t{site}\n")
     close = [(site, values) for site, values in table if values[0] > MARGIN]
     print(f"\n{len(table)} assert_allclose sites; {len(close)} came within a factor of "
-          f"{1 / MARGIN:g} of their tolerance (largest error / allowed error, worst "
-          "configuration):")
-    for site, (ratio, name, rtol, atol) in close:
-        print(f"  {ratio:8.3g}  rtol={rtol:g} atol={atol:g}  [{name}]  {site[:110]}")
+          f"{1 / MARGIN:g} of their tolerance. Ratio: largest error / allowed error, in "
+          "the worst configuration; spread: how much that ratio moved between "
+          "configurations (0: the value checked does not depend on rounding, the "
+          "bound is statistical or a quoted precision, with its reason beside it):")
+    for site, (ratio, name, rtol, atol, spread) in close:
+        print(f"  {ratio:8.3g}  spread {spread:8.2g}  rtol={rtol:g} atol={atol:g}  [{name}]"
+              f"  {site[:100]}")
     print(f"Full table: {OUT / 'tolerances.tsv'}")
     failed = sum(bool(failures) for failures in results)
     print(f"{len(runs) - failed} passed, {failed} failed")
