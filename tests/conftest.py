@@ -1,8 +1,9 @@
-"""Shared fixtures: the data sets every comparison runs on."""
+"""Shared fixtures: the data sets every comparison runs on, and the covariance types."""
 
 import pytest
 from tolerance_log import install as log_tolerances
 
+from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 
 log_tolerances()  # only when GMM_TOLERANCE_LOG is set (make check-numerics)
@@ -23,3 +24,14 @@ def dataset(request):
     spec = DATASETS[request.param]
     X, _ = make_blobs_mixture(**spec)
     return request.param, X, spec["n_components"]
+
+
+@pytest.fixture(params=COVARIANCE_TYPES, ids=list(COVARIANCE_TYPES))
+def covariance_type(request):
+    """Each of gmmlib's covariance types in turn ("full", "tied", "diag", "spherical").
+
+    A test that takes only some of them parametrizes covariance_type itself, which
+    overrides this fixture; so do tests with other parametrizations whose ids name the
+    covariance type after another parameter (the fixture's parameter would come first).
+    """
+    return request.param

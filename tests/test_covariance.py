@@ -41,7 +41,6 @@ def test_covariances_from_cholesky_ignores_the_lower_triangle():
                        covariances_from_cholesky(factors, "full"))
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_a_variance_at_the_rounding_floor_is_degenerate(covariance_type):
     """Positive definite, but no larger than rounding noise: the component is named."""
     variances = np.array([[1.0, 1.0], [1.0, 1e-17]])
@@ -58,7 +57,6 @@ def test_a_variance_at_the_rounding_floor_is_degenerate(covariance_type):
         precision_cholesky_from_covariances(covariances, covariance_type, floor=1e-15)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_rounding_floor_scales_with_the_second_moments(covariance_type):
     """10 d u times the largest second moment per component (per entry for 'diag')."""
     nk = np.array([2.0, 4.0])

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import GaussianMixture
+from gmmlib.covariance import COVARIANCE_TYPES
 
 RNG = np.random.default_rng(0)
 DEGENERATE = {
@@ -19,7 +20,6 @@ DEGENERATE = {
     "n_samples_equal_n_components": (RNG.normal(size=(3, 2)), 3),
     "more_features_than_samples": (RNG.normal(size=(10, 30)), 2),
 }
-COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 #: Weights and responsibilities sum to 1 up to the rounding of a sum of K <= 3
 #: terms (K u = 3.3e-16); 1e-12 leaves room for the normalisation's own rounding.
 SUM_RTOL = 1e-12
@@ -51,7 +51,6 @@ def test_degenerate_data_fits_soundly_with_reg_covar(case, covariance_type):
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-6)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_collapse_without_regularisation_names_the_component(covariance_type):
     X = np.ones((20, 2))
     model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,

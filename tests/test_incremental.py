@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from bounds import assert_never_decreases, assert_not_less
 from conftest import DATASETS
 from gmmlib import GaussianMixture, incremental_em
+from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import (SufficientStatistics, estimate_log_prob_resp, m_step,
                              statistics_from_resp)
@@ -15,7 +16,6 @@ from gmmlib.free_energy import free_energy, log_likelihood
 from gmmlib.timing import common_start
 from test_free_energy import parameters
 
-COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 #: Free energies and log-likelihoods: sums over n <= 900 samples of terms of one
 #: sign, each a log-density built from terms up to ~100 (~100 u): at most
 #: ~n u = 1e-13 relative per computation. Largest difference seen 7.2e-16.
@@ -60,7 +60,6 @@ def ascent_sequence(history):
                             history["free_energy_after_m_step"]]).ravel()
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_matches_the_algorithm_spelled_out(covariance_type):
     X, n_components = blobs("overlapping")
     start = parameters(X, n_components, covariance_type)
@@ -114,7 +113,6 @@ def test_reaches_the_batch_em_fixed_point(name, covariance_type):
                         rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_one_batch_is_batch_em(covariance_type):
     X, n_components = blobs("six_features")
     start = common_start(X, n_components, covariance_type)

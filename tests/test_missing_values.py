@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from gmmlib import GaussianMixture
-from gmmlib.covariance import full_covariances
+from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
 from gmmlib.datasets import make_blobs_mixture, make_mixture, remove_at_random
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp
 from gmmlib.missing_values import (e_step_missing, estimate_log_prob_resp_missing,
@@ -18,7 +18,6 @@ from gmmlib.missing_values import (e_step_missing, estimate_log_prob_resp_missin
                                    missingness_patterns)
 from bounds import assert_not_less
 
-COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 #: Log-densities (size ~10) by gmmlib and by scipy.stats on the observed
 #: coordinates, and their sums over n <= 900 samples: ~100 u per value (terms up
 #: to ~100), at most ~n u = 1e-13 relative for a sum. Largest seen 3.3e-15.
@@ -97,7 +96,6 @@ def test_fill_with_column_means():
     assert fill_with_column_means(complete) is complete
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_marginal_log_density_matches_scipy(covariance_type):
     X_complete = make_blobs_mixture(200, n_components=3, n_features=4, random_state=2)[0]
     params = fitted_params(X_complete, 3, covariance_type)
@@ -113,7 +111,6 @@ def test_marginal_log_density_matches_scipy(covariance_type):
                         rtol=RESP_RTOL, atol=1e-300)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_expected_statistics_match_a_per_sample_computation(covariance_type):
     X_complete = make_blobs_mixture(150, n_components=2, n_features=3, random_state=4)[0]
     params = fitted_params(X_complete, 2, covariance_type)
@@ -158,7 +155,6 @@ def test_expected_statistics_match_a_per_sample_computation(covariance_type):
     assert_array_equal(stats.shift, shift)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_e_step_without_missing_values_is_the_ordinary_e_step(covariance_type):
     X = make_blobs_mixture(300, n_components=3, n_features=3, random_state=7)[0]
     params = fitted_params(X, 3, covariance_type)
@@ -190,7 +186,6 @@ def test_precisions_only_parameters_are_accepted():
 
 # ---------------------------------------------------------------- the estimator
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_no_missing_values_gives_ordinary_em(dataset, covariance_type):
     _, X, n_components = dataset
     settings = dict(n_components=n_components, covariance_type=covariance_type, tol=1e-8,
@@ -313,7 +308,6 @@ def test_a_row_with_no_observed_value_is_an_error():
         model.predict_proba(X)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_inference_on_rows_with_missing_values(covariance_type):
     X = remove_at_random(make_blobs_mixture(300, n_features=3, random_state=17)[0], 0.3,
                          random_state=18)
