@@ -66,10 +66,15 @@ _build/nbval/%.ipynb: chapters/%.md
 # chapters/NN_topic.ipynb: each chapter without outputs, made from its .md (never
 # edited by hand), for the launch buttons: Colab opens only .ipynb files from the
 # repository. tests/test_chapter_notebooks.py checks that they match the .md files.
+# jupytext gives every new cell a random id; --update takes the cells' ids from the
+# notebook already there, so an unchanged chapter gives an unchanged notebook. It
+# also keeps that notebook's outputs, which nbconvert then clears (rewriting the
+# file, so that it is newer than its .md even when nothing changed).
 ipynb: $(CHAPTER_NOTEBOOKS)
 
 chapters/%.ipynb: chapters/%.md | $(STAMP)
-	$(BIN)/jupytext --to ipynb --output $@ $<
+	$(BIN)/jupytext --update --to ipynb --output $@ $<
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level WARN $@
 
 notebooks: $(EXECUTED_NOTEBOOKS)
 
