@@ -1,8 +1,10 @@
 r"""Covariance estimators of the M-step and the Cholesky factors of the precisions.
 
-Chapter 1 derives the M-step; chapter "EM for two Gaussians" writes it for
-one dimension. With responsibilities :math:`r_{nk}` and sample weights
-:math:`w_n`, the M-step needs only the sufficient statistics
+Chapter "General EM and why it climbs", section "EM for K Gaussians in d
+dimensions", derives the M-step (:ref:`sec-gem-k-gaussians`); chapter "EM for
+two Gaussians" writes it for one dimension. With responsibilities
+:math:`r_{nk}` and sample weights :math:`w_n`, the M-step needs only the
+sufficient statistics (:eq:`eq-gem-k-statistics`)
 
 .. math::
 
@@ -11,9 +13,11 @@ one dimension. With responsibilities :math:`r_{nk}` and sample weights
     T_k = \sum_n w_n r_{nk} x_n x_n^\top,
 
 from which :math:`\mu_k = S_k / N_k` and
-:math:`\Sigma_k = T_k / N_k - \mu_k \mu_k^\top + \epsilon I` (``epsilon = reg_covar``).
-The other covariance types restrict :math:`\Sigma_k`: 'tied' shares one matrix,
-'diag' keeps the diagonal, 'spherical' the mean of the diagonal.
+:math:`\Sigma_k = T_k / N_k - \mu_k \mu_k^\top + \epsilon I` (``epsilon = reg_covar``,
+:eq:`eq-gem-m-step-full`). The other covariance types restrict :math:`\Sigma_k`:
+'tied' shares one matrix (:eq:`eq-gem-m-step-tied`), 'diag' keeps the diagonal
+(:eq:`eq-gem-m-step-diag`), 'spherical' the mean of the diagonal
+(:eq:`eq-gem-m-step-spherical`).
 
 The estimator works with precision Cholesky factors :math:`P_k`, upper
 triangular with :math:`P_k P_k^\top = \Sigma_k^{-1}`, as scikit-learn does.
@@ -60,8 +64,10 @@ def nonzero_counts(nk):
     :math:`\epsilon` is the machine epsilon of float64. As in scikit-learn, the
     tiny addition keeps an empty component (:math:`N_k = 0`) from dividing by
     zero in :math:`\mu_k = S_k / N_k` and :math:`\Sigma_k = T_k / N_k - \mu_k
-    \mu_k^\top`, and changes no other count beyond rounding (chapter 1 derives
-    the M-step).
+    \mu_k^\top`, and changes no other count beyond rounding. The M-step
+    divides by these counts everywhere, :math:`N = \sum_k N_k` included
+    (:eq:`eq-gem-m-step-weights` to :eq:`eq-gem-m-step-spherical`, chapter
+    "General EM and why it climbs").
 
     Parameters
     ----------
@@ -76,7 +82,15 @@ def nonzero_counts(nk):
 
 
 def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_covar):
-    """Covariances from the sufficient statistics of the M-step.
+    r"""Covariances from the sufficient statistics of the M-step.
+
+    With :math:`\mu_k` the means, :math:`\epsilon` = ``reg_covar`` and the counts
+    of :func:`nonzero_counts`: :math:`\Sigma_k = T_k / N_k - \mu_k \mu_k^\top +
+    \epsilon I` for 'full' (:eq:`eq-gem-m-step-full`), :math:`\Sigma = \sum_k (T_k -
+    N_k \mu_k \mu_k^\top) / \sum_k N_k + \epsilon I` for 'tied'
+    (:eq:`eq-gem-m-step-tied`), the diagonal of the 'full' matrix for 'diag'
+    (:eq:`eq-gem-m-step-diag`), and its mean for 'spherical'
+    (:eq:`eq-gem-m-step-spherical`).
 
     Parameters
     ----------
@@ -86,7 +100,7 @@ def covariances_from_statistics(nk, means, second_moments, covariance_type, reg_
         Means :math:`S_k / N_k` (of the data as the statistics saw it).
     second_moments : ndarray
         :math:`T_k`: shape (n_components, n_features, n_features) for 'full',
-        (n_features, n_features) holding :math:`\\sum_k T_k` for 'tied',
+        (n_features, n_features) holding :math:`\sum_k T_k` for 'tied',
         (n_components, n_features) holding the diagonals for 'diag' and 'spherical'.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     reg_covar : float

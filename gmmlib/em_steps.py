@@ -7,10 +7,14 @@ them into responsibilities
 .. math:: r_{nk} = \frac{w_k \mathcal{N}(x_n \mid \mu_k, \Sigma_k)}
                         {\sum_j w_j \mathcal{N}(x_n \mid \mu_j, \Sigma_j)},
 
-and adds up the sufficient statistics :math:`N_k, S_k, T_k` (see
-:mod:`gmmlib.covariance`) and the log-likelihood. The responsibilities of a block
-are dropped once its statistics are added, so memory grows with the block, not
-with the data. The M-step turns the statistics into new parameters.
+(:eq:`eq-gem-k-resp`) and adds up the sufficient statistics :math:`N_k, S_k, T_k`
+(:eq:`eq-gem-k-statistics`; see also :mod:`gmmlib.covariance`) and the
+log-likelihood. The responsibilities of a block are dropped once its statistics
+are added, so memory grows with the block, not with the data. The M-step turns
+the statistics into new parameters (:eq:`eq-gem-m-step-weights` to
+:eq:`eq-gem-m-step-spherical`). Chapter "General EM and why it climbs" derives
+both steps in its section "EM for K Gaussians in d dimensions"
+(:ref:`sec-gem-k-gaussians`).
 
 The E-step uses that a Gaussian is an exponential family: with the features
 :math:`t(x) = (1, x, x_i x_j \text{ for } i \le j)` of a sample,
@@ -253,6 +257,10 @@ def log_floor(dtype):
 def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
     """Log-likelihood of each sample and the responsibilities, block by block.
 
+    The responsibilities are :eq:`eq-gem-k-resp`, computed in log space: the
+    weighted log-densities of :func:`estimate_log_gaussian_prob` normalised by
+    :func:`normalize_log_prob`.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
@@ -416,6 +424,9 @@ def unpack_moments(moments, covariance_type, n_features):
 def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
     r"""Sufficient statistics :math:`\sum_n w_n r_{nk} t(x_n - c)` for given responsibilities.
 
+    That is :math:`N_k`, :math:`S_k` and :math:`T_k` of :eq:`eq-gem-k-statistics`,
+    with :math:`r_{nk}` weighted by :math:`w_n` and the data centred on :math:`c`.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
@@ -518,7 +529,9 @@ def as_shift(shift, n_features, dtype):
 def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_threads=None):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
-    The rows are split into ``n_threads`` contiguous parts, each handled by
+    The responsibilities :eq:`eq-gem-k-resp` of each block of rows are summed into
+    :math:`N_k`, :math:`S_k` and :math:`T_k` (:eq:`eq-gem-k-statistics`, of the
+    data centred on ``shift``) and then dropped. The rows are split into ``n_threads`` contiguous parts, each handled by
     :func:`accumulate_statistics` in its own thread; BLAS runs on one thread
     meanwhile, so that its threads do not compete with these.
 
@@ -572,8 +585,15 @@ def m_step(stats, covariance_type, reg_covar):
     .. math:: w_k = \frac{N_k}{\sum_j N_j}, \quad \mu_k = \frac{S_k}{N_k}, \quad
               \Sigma_k = \frac{T_k}{N_k} - \mu_k \mu_k^\top + \epsilon I
 
-    :math:`N_k` gets ``10 * eps`` added (:func:`gmmlib.covariance.nonzero_counts`),
-    as in scikit-learn, so an empty component does not divide by zero.
+    (:eq:`eq-gem-m-step-weights`, :eq:`eq-gem-m-step-means` and, for 'full',
+    :eq:`eq-gem-m-step-full`; 'tied', 'diag' and 'spherical' are
+    :eq:`eq-gem-m-step-tied`, :eq:`eq-gem-m-step-diag` and
+    :eq:`eq-gem-m-step-spherical`, computed by
+    :func:`gmmlib.covariance.covariances_from_statistics`), with
+    :math:`\epsilon` = ``reg_covar``. The statistics are of data centred on
+    ``stats.shift``, which is added back to the means. Every :math:`N_k` gets
+    ``10 * eps`` added (:func:`gmmlib.covariance.nonzero_counts`), as in
+    scikit-learn, so an empty component does not divide by zero.
 
     Parameters
     ----------
