@@ -10,7 +10,8 @@ from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import (e_step, estimate_log_gaussian_prob,
                              estimate_log_prob_resp, log_floor, natural_parameters,
-                             normalize_log_prob, statistics_from_resp, sufficient_features)
+                             normalize_log_prob, parameters_from_model,
+                             statistics_from_resp, sufficient_features)
 from gmmlib.gaussian_mixture import GaussianMixture
 
 # The data lie near 50. A log-density (2.7 or more in size here) is a sum of
@@ -40,7 +41,7 @@ def fitted_parameters(covariance_type, n_samples=500, n_features=3, n_components
                             tol=0.0, random_state=0)
     with pytest.warns(ConvergenceWarning):  # five iterations do not converge
         model.fit(X)
-    return X, model._fitted_parameters()
+    return X, parameters_from_model(model)
 
 
 def direct_statistics(X, resp, covariance_type, sample_weight):

@@ -11,7 +11,8 @@ from gmmlib import GaussianMixture, conditional_m_step, ecm_m_step, gradient_m_s
 from gmmlib.covariance import (COVARIANCE_TYPES, full_covariances,
                                precision_cholesky_from_precisions, precisions_from_cholesky)
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp, m_step
+from gmmlib.em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
+                             parameters_from_model)
 from gmmlib.free_energy import expected_complete_log_likelihood
 from gmmlib.gem import M_STEPS, mean_displacement_covariances
 from gmmlib.timing import common_start
@@ -130,7 +131,7 @@ def test_the_em_solution_is_a_fixed_point(covariance_type, name):
     X, _ = make_blobs_mixture(**DATASETS["separated"])
     model = GaussianMixture(3, covariance_type=covariance_type, tol=1e-12,
                             max_iter=5000, random_state=0).fit(X)
-    params = model._fitted_parameters()
+    params = parameters_from_model(model)
     new = M_STEPS[name](e_step(X, params), params, model.reg_covar)
     # EM stopped when l changed by < 1e-12; it converges here by a factor ~100
     # per iteration, so one more step of any variant moves the parameters by far

@@ -12,7 +12,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
 from gmmlib.datasets import make_blobs_mixture, make_mixture, remove_at_random
-from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_prob_resp
+from gmmlib.em_steps import (MixtureParameters, e_step, estimate_log_prob_resp,
+                             parameters_from_model)
 from gmmlib.missing_values import (e_step_missing, estimate_log_prob_resp_missing,
                                    fill_with_column_means, impute_conditional_means,
                                    missingness_patterns)
@@ -49,7 +50,7 @@ def fitted_params(X, n_components, covariance_type, seed=0):
                             tol=0.0, random_state=seed)
     with pytest.warns(Warning):
         model.fit(X)
-    return model._fitted_parameters()
+    return parameters_from_model(model)
 
 
 def errors_to_truth(model):

@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.em_steps import e_step, m_step
+from gmmlib.em_steps import e_step, m_step, parameters_from_model
 from gmmlib.online import StepwiseEM
 from test_free_energy import parameters
 
@@ -109,7 +109,7 @@ def test_first_call_initialises_like_fit_on_the_batch():
 def test_partial_fit_after_fit_continues_and_fit_restarts():
     X, _ = make_blobs_mixture(500, n_components=3, random_state=6)
     model = GaussianMixture(3, random_state=0).fit(X)
-    fitted = model._fitted_parameters()
+    fitted = parameters_from_model(model)
     model.partial_fit(X)
     # eta_0 = 1: one full EM iteration from the fitted parameters.
     expected = m_step(e_step(X, fitted, shift=X.mean(axis=0)), "full", model.reg_covar)
