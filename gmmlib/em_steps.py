@@ -531,9 +531,10 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
 
     The responsibilities :eq:`eq-gem-k-resp` of each block of rows are summed into
     :math:`N_k`, :math:`S_k` and :math:`T_k` (:eq:`eq-gem-k-statistics`, of the
-    data centred on ``shift``) and then dropped. The rows are split into ``n_threads`` contiguous parts, each handled by
-    :func:`accumulate_statistics` in its own thread; BLAS runs on one thread
-    meanwhile, so that its threads do not compete with these.
+    data centred on ``shift``) and then dropped. The rows are split into
+    ``n_threads`` contiguous parts, each handled by :func:`accumulate_statistics`
+    in its own thread; BLAS runs on one thread meanwhile, so that its threads do
+    not compete with these.
 
     Parameters
     ----------
