@@ -231,7 +231,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                                                   random_state)
                 lower_bound = -np.inf
             else:
-                params = self._fitted_parameters()
+                params = parameters_from_model(self)
                 lower_bound = self.lower_bound_
             run = self._run_em(X, params, sample_weight, shift, lower_bound,
                                e_step_function)
@@ -313,7 +313,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if getattr(self, "_stepwise", None) is None:
             if fitted:
-                params = self._fitted_parameters()
+                params = parameters_from_model(self)
             else:
                 check_n_samples(X.shape[0], self.n_components)
                 params = self._initial_parameters(
@@ -398,9 +398,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
                                                     self.covariance_type)
 
-    def _fitted_parameters(self):
-        return parameters_from_model(self)
-
     def _allow_nan(self):
         return "allow-nan" if self.missing_values == "marginalize" else True
 
@@ -416,8 +413,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _estimate_log_prob_resp(self, X):
         if self.missing_values == "marginalize":
-            return estimate_log_prob_resp_missing(X, self._fitted_parameters())
-        return estimate_log_prob_resp(X, self._fitted_parameters())
+            return estimate_log_prob_resp_missing(X, parameters_from_model(self))
+        return estimate_log_prob_resp(X, parameters_from_model(self))
 
     # ------------------------------------------------------------- inference
     def predict_proba(self, X):
