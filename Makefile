@@ -21,9 +21,9 @@ book notebooks bench: export MKL_NUM_THREADS := 2
 test: export OMP_NUM_THREADS := 1
 test: export OPENBLAS_NUM_THREADS := 1
 test: export MKL_NUM_THREADS := 1
-# Every chapter kernel starts with tests/offline/.../00_no_network.py: chapters
+# Every chapter kernel starts with tests/book/offline/.../00_no_network.py: chapters
 # that try to reach the network fail.
-book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/offline
+book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/book/offline
 
 .PHONY: venv book test check-numerics ipynb notebooks lab check-site chromium bench clean
 
@@ -65,7 +65,7 @@ _build/nbval/%.ipynb: chapters/%.md
 
 # chapters/NN_topic.ipynb: each chapter without outputs, made from its .md (never
 # edited by hand), for the launch buttons: Colab opens only .ipynb files from the
-# repository. tests/test_chapter_notebooks.py checks that they match the .md files.
+# repository. tests/book/test_chapter_notebooks.py checks that they match the .md files.
 # jupytext gives every new cell a random id; --update takes the cells' ids from the
 # notebook already there, so an unchanged chapter gives an unchanged notebook. It
 # also keeps that notebook's outputs, which nbconvert then clears (rewriting the
@@ -92,11 +92,11 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab
 
 # The browser test: build the site, then open every page in headless Chromium
-# (tests/site/test_site.py). Debian's chromium and chromium-driver are installed
+# (tests/book/site/test_site.py). Debian's chromium and chromium-driver are installed
 # when missing.
 check-site: book
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) chromium
-	GMM_CHECK_SITE=1 $(BIN)/python -m pytest -p no:cacheprovider -v tests/site
+	GMM_CHECK_SITE=1 $(BIN)/python -m pytest -p no:cacheprovider -v tests/book/site
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

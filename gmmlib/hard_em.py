@@ -237,7 +237,7 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
     """k-means clustering by Lloyd's algorithm, the hard-EM limit of a Gaussian mixture.
 
     Same parameters, attributes and results as ``sklearn.cluster.KMeans`` with
-    ``algorithm='lloyd'`` (checked to rounding in ``tests/test_hard_em.py``), plus
+    ``algorithm='lloyd'`` (checked to rounding in ``tests/library/test_hard_em.py``), plus
     ``history_``, the inertia before and after each update step. Derived in chapter
     "k-means as hard EM".
 

@@ -104,7 +104,7 @@ def configurations(kernels):
 def environment(changes, log):
     """The process environment of one configuration, logging tolerances to ``log``."""
     env = dict(os.environ, GMM_TOLERANCE_LOG=str(log),
-               IPYTHONDIR=str(ROOT / "tests" / "offline"))
+               IPYTHONDIR=str(ROOT / "tests" / "book" / "offline"))
     threads = str(changes["threads"])
     env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     env.update({key: value for key, value in changes.items() if key != "threads"})

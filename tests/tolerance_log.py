@@ -6,7 +6,7 @@ calls it in every pytest process, the IPython start-up file
 ``01_tolerance_log.py`` in every chapter kernel). Each call then appends one JSON
 line to that file before the real assertion runs::
 
-    {"site": "tests/test_em_steps.py:95", "ratio": 0.003, "rtol": 1e-10, "atol": 0.0}
+    {"site": "tests/library/test_em_steps.py:95", "ratio": 0.003, "rtol": 1e-10, "atol": 0.0}
 
 where ``ratio`` is the worst element's error over the allowed error,
 

@@ -2,7 +2,7 @@
 
 `make test` executes each chapter twice in fresh kernels: once to write the
 notebook, once under nbval, which compares every printed output with the first
-run. Both kernels start with tests/offline/profile_default/startup, tested here.
+run. Both kernels start with tests/book/offline/profile_default/startup, tested here.
 """
 
 import os

@@ -10,7 +10,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-CHAPTERS = sorted((Path(__file__).parents[1] / "chapters").glob("*.md"))
+CHAPTERS = sorted((Path(__file__).parents[2] / "chapters").glob("*.md"))
 
 
 def cells(notebook):

@@ -16,7 +16,7 @@ ESTIMATORS = [
 
 # scikit-learn's GaussianMixture has no sample_weight, so it never meets this
 # check. gmmlib's weighted EM is equivalent to repeating samples from the same
-# starting parameters (tests/test_sample_weight.py), but the k-means start, like
+# starting parameters (tests/library/test_sample_weight.py), but the k-means start, like
 # sklearn.cluster.KMeans (which scikit-learn marks as failing this check too),
 # draws its random centres differently for repeated rows than for weighted ones.
 SAMPLE_WEIGHT_START = {

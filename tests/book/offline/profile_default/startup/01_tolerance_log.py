@@ -7,7 +7,7 @@ import os
 import sys
 
 if os.environ.get("GMM_TOLERANCE_LOG"):
-    sys.path.insert(0, os.path.join(os.environ["IPYTHONDIR"], os.pardir))
+    sys.path.insert(0, os.path.join(os.environ["IPYTHONDIR"], os.pardir, os.pardir))
     import tolerance_log
 
     tolerance_log.install()
