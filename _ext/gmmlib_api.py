@@ -1,3 +1,23 @@
+# Why not sphinx.ext.autosummary (tried with Sphinx 7.4.7 and Jupyter Book 1.0.4:
+# autosummary_generate, autosummary_ignore_module_all false so that a template's
+# `members` is gmmlib.__all__, `:recursive:`, `:toctree: api`, and a template in
+# _templates/autosummary/ writing the table and one automodule per module):
+# - `:recursive:` leaves out gmmlib.free_energy: gmmlib also exports a function
+#   free_energy, and autosummary skips a submodule that a package attribute shadows
+#   (generate._get_modules, "module was overwritten"). The module's entries vanish
+#   and the links to them fail the strict build.
+# - Its table renders every summary in one module (gmmlib), so the summaries that
+#   say :func:`em_two_gaussians`, :func:`fit_grid` and :func:`isotropic_parameters`
+#   fail the nitpicky build; it has no "Defined in" column, and a name without a
+#   docstring gets an empty summary, not a warning.
+# - Only an entry with `:toctree:` is generated, and the toctree it adds is a
+#   warning (so an error) under Jupyter Book's external TOC ("toctree directive not
+#   expected with external-toc", etoc.toctree). The page it writes into the source
+#   tree (api/gmmlib.rst) must be listed in _toc.yml: otherwise only_build_toc_files
+#   excludes it from the next build, and every {py:func} link of the chapters breaks.
+# Working around them (the module list passed in autosummary_context, a module per
+# row, a suppressed etoc.toctree, a TOC entry for a generated file) takes about as
+# many lines as the two directives, and still loses the column and the warning.
 """The API reference of gmmlib, generated from the package when the book is built.
 
 Two directives, used on ``api.md`` inside ``{eval-rst}`` blocks:
