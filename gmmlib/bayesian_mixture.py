@@ -41,27 +41,20 @@ the posterior mean precision :math:`\nu_k W_k`), ``covariance_prior`` is
 """
 
 import math
-import warnings
 from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .covariance import (covariances_from_statistics, log_det_cholesky, nonzero_counts,
                          precision_cholesky_from_covariances, precisions_from_cholesky)
-from .em_steps import (MixtureParameters, SufficientStatistics, e_step,
-                       estimate_log_prob_resp, statistics_from_resp)
+from .em_steps import MixtureParameters
 from .free_energy import entropy_from_statistics
-from .gaussian_mixture import GaussianMixture
-from .runtime import blas_threads, single_threaded_blas
+from .mixture import BaseMixture
 from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
-                         check_mean_prior, check_n_samples)
+                         check_mean_prior)
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -342,7 +335,7 @@ def lower_bound(posterior, priors, entropy, covariance_type):
                  - 0.5 * n_features * np.sum(np.log(posterior.mean_precision)))
 
 
-class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+class BayesianGaussianMixture(BaseMixture):
     """Variational Bayesian estimation of a Gaussian mixture.
 
     Same parameters, attributes and methods as scikit-learn's
@@ -383,6 +376,14 @@ default='dirichlet_process'
         Start a new ``fit`` from the last posterior.
     verbose : int, default=0
     verbose_interval : int, default=10
+    missing_values : {'error', 'marginalize'}, default='error'
+        As in :class:`gmmlib.GaussianMixture`: 'marginalize' treats NaN as
+        missing at random. The variational E-step then scores each sample's
+        observed coordinates and gives the missing ones their conditional
+        Gaussian under :math:`\\mathcal{N}(m_k, (\\nu_k W_k)^{-1})`, which is the
+        optimal factor :math:`q(x_{n,m} \\mid z_n = k)`; the entropy of that
+        factor enters the bound (:func:`gmmlib.free_energy.entropy_from_statistics`).
+        The default priors use the data with each NaN replaced by its column mean.
 
     Attributes
     ----------
@@ -402,15 +403,23 @@ degrees_of_freedom_prior_, covariance_prior_
     weight_concentration_ : ndarray or tuple of two ndarrays
     mean_precision_ : ndarray of shape (n_components,)
     degrees_of_freedom_ : ndarray of shape (n_components,) or float for 'tied'
+    history_ : structured ndarray of shape (n_iter_,)
+        As in :class:`gmmlib.GaussianMixture`, but the two fields hold the mean
+        of :meth:`score_samples` (not a log-likelihood) before and after each
+        update; the objective is ``lower_bounds_``.
     n_features_in_ : int
+
+    Notes
+    -----
+    :meth:`score_samples` returns scikit-learn's per-sample score
+    :math:`\\log \\sum_k \\exp(\\log \\rho_{nk})`, with
+    :math:`\\log \\rho_{nk} = \\mathbb{E}[\\log w_k] + \\mathbb{E}[\\log
+    \\mathcal{N}(x_n \\mid \\mu_k, \\Lambda_k^{-1})]` the unnormalised log
+    responsibilities. It is a lower bound on the log predictive density
+    (Jensen), not the density itself.
     """
 
-    _parameter_constraints = {
-        key: GaussianMixture._parameter_constraints[key]
-        for key in ("n_components", "covariance_type", "tol", "reg_covar", "max_iter",
-                    "n_init", "init_params", "random_state", "warm_start", "verbose",
-                    "verbose_interval")
-    } | {
+    _parameter_constraints = BaseMixture._parameter_constraints | {
         "weight_concentration_prior_type": [StrOptions(set(WEIGHT_PRIOR_TYPES))],
         "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],
@@ -425,7 +434,8 @@ degrees_of_freedom_prior_, covariance_prior_
                  weight_concentration_prior_type="dirichlet_process",
                  weight_concentration_prior=None, mean_precision_prior=None,
                  mean_prior=None, degrees_of_freedom_prior=None, covariance_prior=None,
-                 random_state=None, warm_start=False, verbose=0, verbose_interval=10):
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 missing_values="error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -443,52 +453,20 @@ degrees_of_freedom_prior_, covariance_prior_
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing_values = missing_values
 
-    # Shared with GaussianMixture: the starting responsibilities (same random
-    # draws as scikit-learn), progress messages and sampling.
-    _initial_responsibilities = GaussianMixture._initial_responsibilities
-    _print_verbose_init_begin = GaussianMixture._print_verbose_init_begin
-    _print_verbose_iter_end = GaussianMixture._print_verbose_iter_end
-    _print_verbose_init_end = GaussianMixture._print_verbose_init_end
-    sample = GaussianMixture.sample
-
-    # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None):
-        """Fit the variational posterior by coordinate ascent on the lower bound.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        self : BayesianGaussianMixture
-        """
-        self._fit(X)
-        return self
-
-    def fit_predict(self, X, y=None):
-        """Fit, then return the most probable component of each sample.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        X = self._fit(X)
-        return self.predict(X)
-
-    def _priors(self, X):
-        """The priors, with scikit-learn's defaults taken from the data."""
-        n_features = X.shape[1]
+    # ------------------------------------------------- what BaseMixture asks for
+    def _prepare_fit(self, data):
+        """The priors, with scikit-learn's defaults taken from the data (set as attributes)."""
+        n_features = data.n_features
         if self.degrees_of_freedom_prior is not None:
             check_degrees_of_freedom_prior(self.degrees_of_freedom_prior, n_features)
         if self.mean_prior is None:
-            mean = X.mean(axis=0, dtype=np.float64)
+            mean = data.mean
         else:
             mean = check_mean_prior(self.mean_prior, n_features)
         if self.covariance_prior is None:
-            covariance = np.atleast_2d(np.cov(X.T.astype(np.float64)))
+            covariance = data.column_covariance()
             covariance = {"full": covariance, "tied": covariance,
                           "diag": np.diag(covariance).copy(),
                           "spherical": float(np.diag(covariance).mean())
@@ -496,113 +474,55 @@ degrees_of_freedom_prior_, covariance_prior_
         else:
             covariance = check_covariance_prior(self.covariance_prior,
                                                 self.covariance_type, n_features)
-        return Priors(
-            weight_concentration_type=self.weight_concentration_prior_type,
-            weight_concentration=(1.0 / self.n_components
-                                  if self.weight_concentration_prior is None
-                                  else self.weight_concentration_prior),
-            mean_precision=(1.0 if self.mean_precision_prior is None
-                            else self.mean_precision_prior),
-            mean=np.asarray(mean, dtype=np.float64),
-            degrees_of_freedom=(n_features if self.degrees_of_freedom_prior is None
-                                else self.degrees_of_freedom_prior),
-            covariance=(covariance if self.covariance_type == "spherical"
-                        else np.asarray(covariance, dtype=np.float64)),
-        )
+        self.weight_concentration_prior_ = (1.0 / self.n_components
+                                            if self.weight_concentration_prior is None
+                                            else self.weight_concentration_prior)
+        self.mean_precision_prior_ = (1.0 if self.mean_precision_prior is None
+                                      else self.mean_precision_prior)
+        self.mean_prior_ = np.asarray(mean, dtype=np.float64)
+        self.degrees_of_freedom_prior_ = (n_features if self.degrees_of_freedom_prior is None
+                                          else self.degrees_of_freedom_prior)
+        self.covariance_prior_ = (covariance if self.covariance_type == "spherical"
+                                  else np.asarray(covariance, dtype=np.float64))
 
-    def _fit(self, X):
-        self._validate_params()
-        X = self._validate_data_for_fit(X)
-        priors = self._priors(X)
-        shift = X.mean(axis=0, dtype=np.float64)
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        random_state = check_random_state(self.random_state)
-        best = None
-        for init in range(self.n_init if do_init else 1):
-            self._print_verbose_init_begin(init)
-            if do_init:
-                posterior = self._initial_posterior(X, priors, shift, random_state)
-                start_bound = -np.inf
-            else:
-                posterior = self._fitted_posterior()
-                start_bound = self.lower_bound_
-            run = self._run(X, posterior, priors, shift, start_bound)
-            self._print_verbose_init_end(run["lower_bound"], run["converged"])
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
+    def _priors(self):
+        """The prior attributes as :class:`Priors`."""
+        return Priors(self.weight_concentration_prior_type,
+                      self.weight_concentration_prior_, self.mean_precision_prior_,
+                      self.mean_prior_, self.degrees_of_freedom_prior_,
+                      self.covariance_prior_)
 
-        if not best["converged"] and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different "
-                "init parameters, or increase max_iter, tol, or check for "
-                "degenerate data.", ConvergenceWarning)
-        self._set_priors(priors)
-        self._set_posterior(best["posterior"], X.dtype)
-        self.converged_ = best["converged"]
-        self.n_iter_ = best["n_iter"]
-        self.lower_bound_ = best["lower_bound"]
-        self.lower_bounds_ = best["lower_bounds"]
-        return X
-
-    def _validate_data_for_fit(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        check_n_samples(X.shape[0], self.n_components)
-        return X
-
-    def _initial_posterior(self, X, priors, shift, random_state):
+    def _initial_state(self, data, random_state):
         """Posterior from the starting responsibilities (one M-step, as scikit-learn)."""
-        resp = self._initial_responsibilities(X, None, random_state)
-        centred = X - shift.astype(X.dtype)
-        nk, first, second = statistics_from_resp(centred, resp, self.covariance_type)
-        stats = SufficientStatistics(nk, first, second, 0.0, float(X.shape[0]), shift)
-        return update_posterior(stats, priors, self.covariance_type, self.reg_covar)
+        return update_posterior(self._starting_statistics(data, random_state),
+                                self._priors(), self.covariance_type, self.reg_covar)
 
-    def _run(self, X, posterior, priors, shift, bound):
-        """Coordinate ascent from ``posterior`` until the bound changes by less than ``tol``.
+    def _fitted_state(self):
+        return VariationalPosterior(
+            self.weight_concentration_, self.mean_precision_,
+            self.means_.astype(np.float64), self.degrees_of_freedom_,
+            self.covariances_.astype(np.float64),
+            self.precisions_cholesky_.astype(np.float64))
 
-        As in :class:`gmmlib.GaussianMixture`, BLAS runs on one thread throughout and
-        the E-step spreads its blocks over as many threads as BLAS was allowed.
-        """
-        n_features = X.shape[1]
-        lower_bounds = []
-        converged = False
-        n_iter = 0
-        n_threads = blas_threads()
-        with single_threaded_blas():
-            for n_iter in range(1, self.max_iter + 1):
-                previous = bound
-                params = self._mixture_parameters(posterior, priors)
-                log_weights = variational_log_weights(posterior, priors, n_features)
-                stats = e_step(X, params, shift=shift, log_weights=log_weights,
-                               n_threads=n_threads)
-                entropy = entropy_from_statistics(stats, params, log_weights)
-                posterior = update_posterior(stats, priors, self.covariance_type,
-                                             self.reg_covar)
-                bound = lower_bound(posterior, priors, entropy, self.covariance_type)
-                lower_bounds.append(bound)
-                change = bound - previous
-                self._print_verbose_iter_end(n_iter, change)
-                if abs(change) < self.tol:
-                    converged = True
-                    break
-        return dict(posterior=posterior, lower_bound=bound, converged=converged,
-                    n_iter=n_iter, lower_bounds=lower_bounds)
-
-    def _mixture_parameters(self, posterior, priors):
+    def _parameters(self, posterior):
+        r""":math:`\mathcal{N}(m_k, (\nu_k W_k)^{-1})` and :func:`variational_log_weights`."""
         weights = weights_from_concentration(posterior.weight_concentration,
-                                             priors.weight_concentration_type)
-        return MixtureParameters(weights, posterior.means, posterior.covariances,
-                                 posterior.precisions_cholesky, self.covariance_type)
+                                             self.weight_concentration_prior_type)
+        params = MixtureParameters(weights, posterior.means, posterior.covariances,
+                                   posterior.precisions_cholesky, self.covariance_type)
+        n_features = posterior.means.shape[1]
+        return params, variational_log_weights(posterior, self._priors(), n_features)
 
-    # ------------------------------------------------------------- attributes
-    def _set_priors(self, priors):
-        self.weight_concentration_prior_ = priors.weight_concentration
-        self.mean_precision_prior_ = priors.mean_precision
-        self.mean_prior_ = priors.mean
-        self.degrees_of_freedom_prior_ = priors.degrees_of_freedom
-        self.covariance_prior_ = priors.covariance
+    def _m_step(self, stats, posterior):
+        return update_posterior(stats, self._priors(), self.covariance_type,
+                                self.reg_covar)
 
-    def _set_posterior(self, posterior, dtype):
+    def _lower_bound(self, stats, posterior, new_posterior):
+        """:func:`lower_bound` after the update, with the entropy of the E-step before it."""
+        entropy = entropy_from_statistics(stats, *self._parameters(posterior))
+        return lower_bound(new_posterior, self._priors(), entropy, self.covariance_type)
+
+    def _set_state(self, posterior, dtype):
         self.weight_concentration_ = posterior.weight_concentration
         self.mean_precision_ = posterior.mean_precision
         self.degrees_of_freedom_ = posterior.degrees_of_freedom
@@ -614,62 +534,3 @@ degrees_of_freedom_prior_, covariance_prior_
         self.precisions_cholesky_ = posterior.precisions_cholesky.astype(dtype)
         self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
                                                     self.covariance_type)
-
-    def _fitted_priors(self):
-        return Priors(self.weight_concentration_prior_type,
-                      self.weight_concentration_prior_, self.mean_precision_prior_,
-                      self.mean_prior_, self.degrees_of_freedom_prior_,
-                      self.covariance_prior_)
-
-    def _fitted_posterior(self):
-        return VariationalPosterior(
-            self.weight_concentration_, self.mean_precision_,
-            self.means_.astype(np.float64), self.degrees_of_freedom_,
-            self.covariances_.astype(np.float64),
-            self.precisions_cholesky_.astype(np.float64))
-
-    # ------------------------------------------------------------- inference
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-
-    def _log_prob_resp(self, X):
-        X = self._check_X(X)
-        posterior, priors = self._fitted_posterior(), self._fitted_priors()
-        return estimate_log_prob_resp(
-            X, self._mixture_parameters(posterior, priors),
-            log_weights=variational_log_weights(posterior, priors, X.shape[1]))
-
-    def predict_proba(self, X):
-        """Responsibilities :math:`r_{nk}` of the variational E-step.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-        """
-        return self._log_prob_resp(X)[1]
-
-    predict = GaussianMixture.predict
-
-    def score_samples(self, X):
-        r"""scikit-learn's per-sample score, :math:`\log \sum_k \exp(\log \rho_{nk})`.
-
-        :math:`\log \rho_{nk} = \mathbb{E}[\log w_k] + \mathbb{E}[\log
-        \mathcal{N}(x_n \mid \mu_k, \Lambda_k^{-1})]` are the unnormalised log
-        responsibilities. This is what scikit-learn returns; it is a lower bound
-        on the log predictive density (Jensen), not the density itself.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-        """
-        return self._log_prob_resp(X)[0]
-
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples` over X.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))

@@ -421,11 +421,44 @@ def unpack_moments(moments, covariance_type, n_features):
     return nk, first, second[0] if covariance_type == "tied" else second
 
 
+def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
+    r"""The sums :math:`\sum_n w_n r_{nk}\, t(x_n - c)` for given responsibilities, as one matrix.
+
+    Row k holds :math:`N_k`, :math:`S_k` and :math:`T_k` of
+    :eq:`eq-gem-k-statistics` packed as the features of :func:`sufficient_features`
+    (:func:`unpack_moments` splits them), with :math:`r_{nk}` weighted by
+    :math:`w_n` and the data centred on :math:`c`. Rows are taken a block at a time.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    sample_weight : ndarray of shape (n_samples,), optional
+    shift : ndarray of shape (n_features,), optional
+        Centre :math:`c` subtracted from X (default: zero, X used as given).
+
+    Returns
+    -------
+    moments : ndarray of shape (n_components, n_statistics), float64
+    """
+    n_samples, n_features = X.shape
+    weighted = resp if sample_weight is None else resp * sample_weight[:, None]
+    moments = np.zeros((resp.shape[1], n_statistics(n_features, covariance_type)))
+    step = block_size(resp.shape[1], n_features, covariance_type, X.dtype)
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        features = sufficient_features(X[rows], covariance_type, shift)
+        moments += np.dot(weighted[rows].T, features.T)
+    return moments
+
+
 def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
     r"""Sufficient statistics :math:`\sum_n w_n r_{nk} t(x_n - c)` for given responsibilities.
 
     That is :math:`N_k`, :math:`S_k` and :math:`T_k` of :eq:`eq-gem-k-statistics`,
-    with :math:`r_{nk}` weighted by :math:`w_n` and the data centred on :math:`c`.
+    with :math:`r_{nk}` weighted by :math:`w_n` and the data centred on :math:`c`
+    (:func:`moments_from_resp`, unpacked).
 
     Parameters
     ----------
@@ -441,15 +474,8 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     nk, first_moments, second_moments : ndarray
         As in :class:`SufficientStatistics`.
     """
-    n_samples, n_features = X.shape
-    weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-    moments = 0.0
-    step = block_size(resp.shape[1], n_features, covariance_type, X.dtype)
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
-        features = sufficient_features(X[rows], covariance_type, shift)
-        moments = moments + np.dot(weighted[rows].T, features.T).astype(np.float64)
-    return unpack_moments(moments, covariance_type, n_features)
+    moments = moments_from_resp(X, resp, covariance_type, sample_weight, shift)
+    return unpack_moments(moments, covariance_type, X.shape[1])
 
 
 def accumulate_statistics(X, coefficients, covariance_type, shift=None,

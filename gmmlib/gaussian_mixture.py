@@ -2,45 +2,30 @@
 
 The estimator follows scikit-learn's ``sklearn.mixture.GaussianMixture``
 (same constructor, attributes and methods) and adds ``history_``, the mean
-log-likelihood before and after every M-step, and ``sample_weight`` in ``fit``.
-The E-step and M-step live in :mod:`gmmlib.em_steps`.
+log-likelihood before and after every M-step, ``sample_weight`` in ``fit``,
+generalized-EM M-steps, missing values, dask arrays and ``partial_fit``. The
+fitting driver and the predictions are :class:`gmmlib.mixture.BaseMixture`'s;
+the E-step and M-step live in :mod:`gmmlib.em_steps` and :mod:`gmmlib.gem`.
 """
 
 import math
-import warnings
-from functools import partial
-from numbers import Integral, Real
-from time import time
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .covariance import (COVARIANCE_TYPES, n_covariance_parameters,
-                         precision_cholesky_from_precisions, precisions_from_cholesky)
-from . import distributed
-from .em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
-                       parameters_from_model, statistics_from_resp, SufficientStatistics)
+from .covariance import (n_covariance_parameters, precision_cholesky_from_precisions,
+                         precisions_from_cholesky)
+from .data_sources import data_source
+from .em_steps import MixtureParameters, m_step, parameters_from_model
 from .gem import M_STEPS
-from .missing_values import (MISSING_VALUES_OPTIONS, e_step_for,
-                             estimate_log_prob_resp_missing, fill_with_column_means)
+from .mixture import BaseMixture
 from .online import StepwiseEM
-from .runtime import blas_threads, single_threaded_blas
-from .validation import (check_means, check_n_samples, check_precisions,
-                         check_sample_weight, check_weights)
-
-HISTORY_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("log_likelihood_before", np.float64),
-    ("log_likelihood_after", np.float64),
-])
+from .validation import check_means, check_n_samples, check_precisions, check_weights
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by expectation-maximisation.
 
     Parameters
@@ -121,24 +106,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         started (set by :meth:`partial_fit` only).
     """
 
-    _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data",
-                                    "k-means++"})],
+    _parameter_constraints = BaseMixture._parameter_constraints | {
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "m_step": [StrOptions(set(M_STEPS))],
-        "missing_values": [StrOptions(set(MISSING_VALUES_OPTIONS))],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="neither")],
     }
@@ -168,213 +140,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
 
-    # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM.
+    # ------------------------------------------------- what BaseMixture asks for
+    def _prepare_fit(self, data):
+        self._stepwise = None  # fit discards partial_fit's running statistics
 
-        Parameters
-        ----------
-        X : array-like or dask array of shape (n_samples, n_features)
-            A dask array is fitted where its blocks are, each E-step one
-            map-reduce (:mod:`gmmlib.distributed`); it needs the starting
-            parameters or ``init_params='random_from_data'``.
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; weight 2 on a sample is the same as
-            including it twice.
+    def _initial_state(self, data, random_state):
+        """Parameters to start EM from: the given ones, the rest from an M-step.
 
-        Returns
-        -------
-        self : GaussianMixture
+        The M-step is on the statistics of the starting responsibilities that
+        ``init_params`` chooses, and runs only if a starting parameter is missing.
         """
-        self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most probable component of each sample.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        X = self._fit(X, sample_weight)
-        return self.predict(X)
-
-    def _fit(self, X, sample_weight):
-        self._validate_params()
-        if distributed.is_dask_array(X):
-            X = distributed.check_dask_array(self, X)
-        else:
-            X = validate_data(self, X, dtype=[np.float64, np.float32],
-                              ensure_min_samples=2, ensure_all_finite=self._allow_nan())
-        n_samples = X.shape[0]
-        check_n_samples(n_samples, self.n_components)
-        self._stepwise = None
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        starting = self._checked_starting_parameters(X.shape[1])
-        if distributed.is_dask_array(X):
-            e_step_function = distributed.e_step
-            shift = distributed.column_mean(X)
-            X_filled = X
-        else:
-            e_step_function = e_step_for(X, self.missing_values)
-            X_filled = fill_with_column_means(X, sample_weight)  # X itself without NaN
-            shift = np.average(X_filled, axis=0, weights=sample_weight).astype(np.float64)
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        random_state = check_random_state(self.random_state)
-        best = None
-        for init in range(self.n_init if do_init else 1):
-            self._print_verbose_init_begin(init)
-            if do_init:
-                params = self._initial_parameters(X_filled, sample_weight, starting,
-                                                  random_state)
-                lower_bound = -np.inf
-            else:
-                params = parameters_from_model(self)
-                lower_bound = self.lower_bound_
-            run = self._run_em(X, params, sample_weight, shift, lower_bound,
-                               e_step_function)
-            self._print_verbose_init_end(run["lower_bound"], run["converged"])
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
-
-        if not best["converged"] and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different "
-                "init parameters, or increase max_iter, tol, or check for "
-                "degenerate data.", ConvergenceWarning)
-        self._set_parameters(best["params"], X.dtype)
-        self.converged_ = best["converged"]
-        self.n_iter_ = best["n_iter"]
-        self.lower_bound_ = best["lower_bound"]
-        self.lower_bounds_ = best["lower_bounds"]
-        self.history_ = np.array(best["history"], dtype=HISTORY_DTYPE)
-        return X
-
-    def _run_em(self, X, params, sample_weight, shift, lower_bound,
-                e_step_function=e_step):
-        """EM from ``params`` until the lower bound changes by less than ``tol``.
-
-        BLAS runs on one thread throughout; the in-memory E-step spreads its
-        blocks over as many threads as BLAS was allowed
-        (:func:`gmmlib.em_steps.e_step`).
-        """
-        update = M_STEPS[self.m_step]
-        history, lower_bounds = [], []
-        converged = False
-        n_iter = 0
-        if e_step_function is e_step:
-            e_step_function = partial(e_step, n_threads=blas_threads())
-        with single_threaded_blas():
-            stats = e_step_function(X, params, sample_weight, shift)
-            for n_iter in range(1, self.max_iter + 1):
-                previous = lower_bound
-                params = update(stats, params, self.reg_covar)
-                lower_bound = stats.mean_log_likelihood
-                stats = e_step_function(X, params, sample_weight, shift)
-                history.append((n_iter, lower_bound, stats.mean_log_likelihood))
-                lower_bounds.append(lower_bound)
-                change = lower_bound - previous
-                self._print_verbose_iter_end(n_iter, change)
-                if abs(change) < self.tol:
-                    converged = True
-                    break
-        return dict(params=params, lower_bound=lower_bound, converged=converged,
-                    n_iter=n_iter, lower_bounds=lower_bounds, history=history)
-
-    def partial_fit(self, X, y=None, sample_weight=None):
-        r"""Update the mixture with one mini-batch by stepwise online EM.
-
-        An E-step on the batch, the running sufficient statistics moved
-        towards the batch's by :math:`\eta_t` (:math:`\eta_0 = 1`, then
-        :math:`(t + t_0)^{-\alpha}`, mini-batches counted from 0), an M-step
-        (:class:`gmmlib.online.StepwiseEM`; chapter "The free-energy view").
-        The first call starts from the fitted parameters if :meth:`fit` was
-        called, otherwise it initialises them on this batch as :meth:`fit`
-        does; :meth:`fit` discards the running statistics.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The mini-batch.
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : GaussianMixture
-            ``lower_bound_`` holds the mean log-likelihood of this batch under
-            the parameters of its E-step.
-        """
-        self._validate_params()
-        fitted = hasattr(self, "means_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not fitted)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        if getattr(self, "_stepwise", None) is None:
-            if fitted:
-                params = parameters_from_model(self)
-            else:
-                check_n_samples(X.shape[0], self.n_components)
-                params = self._initial_parameters(
-                    X, sample_weight, self._checked_starting_parameters(X.shape[1]),
-                    check_random_state(self.random_state))
-            self._stepwise = StepwiseEM(params, np.average(X, axis=0, weights=sample_weight),
-                                        self.learning_decay, self.learning_offset)
-        self.lower_bound_ = self._stepwise.update(X, sample_weight, self.reg_covar)
-        self._set_parameters(self._stepwise.params, X.dtype)
-        self.n_steps_ = self._stepwise.n_steps
-        return self
-
-    # ----------------------------------------------------------- initialisation
-    def _checked_starting_parameters(self, n_features):
-        """User-given starting parameters, validated (constructor values untouched)."""
-        k = self.n_components
-        return dict(
-            weights=None if self.weights_init is None
-            else check_weights(self.weights_init, k),
-            means=None if self.means_init is None
-            else check_means(self.means_init, k, n_features),
-            precisions=None if self.precisions_init is None
-            else check_precisions(self.precisions_init, self.covariance_type, k,
-                                  n_features),
-        )
-
-    def _initial_responsibilities(self, X, sample_weight, random_state):
-        """Starting responsibilities chosen by ``init_params``."""
-        n_samples, k = X.shape[0], self.n_components
-        if self.init_params == "random":
-            resp = random_state.uniform(size=(n_samples, k)).astype(X.dtype)
-            return resp / resp.sum(axis=1)[:, None]
-        resp = np.zeros((n_samples, k), dtype=X.dtype)
-        if self.init_params == "kmeans":
-            labels = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit(
-                X, sample_weight=sample_weight).labels_
-            resp[np.arange(n_samples), labels] = 1
-        elif self.init_params == "random_from_data":
-            indices = random_state.choice(n_samples, size=k, replace=False)
-            resp[indices, np.arange(k)] = 1
-        else:
-            _, indices = kmeans_plusplus(X, k, random_state=random_state,
-                                         sample_weight=sample_weight)
-            resp[indices, np.arange(k)] = 1
-        return resp
-
-    def _initial_parameters(self, X, sample_weight, starting, random_state):
-        """Parameters to start EM from: given ones, the rest from an M-step."""
+        starting = self._checked_starting_parameters(data.n_features)
         params = None
         if any(value is None for value in starting.values()):
-            shift = np.zeros(X.shape[1])
-            if distributed.is_dask_array(X):
-                nk, first, second = distributed.initial_statistics(
-                    X, self.n_components, self.init_params, self.covariance_type,
-                    random_state)
-            else:
-                resp = self._initial_responsibilities(X, sample_weight, random_state)
-                nk, first, second = statistics_from_resp(X, resp, self.covariance_type,
-                                                         sample_weight)
-            stats = SufficientStatistics(nk, first, second, 0.0, 0.0, shift)
-            params = m_step(stats, self.covariance_type, self.reg_covar)
+            params = m_step(self._starting_statistics(data, random_state),
+                            self.covariance_type, self.reg_covar)
         weights = params.weights if starting["weights"] is None else starting["weights"]
         means = params.means if starting["means"] is None else starting["means"]
         if starting["precisions"] is None:
@@ -388,8 +168,33 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                                  np.asarray(means, dtype=np.float64), covariances,
                                  precisions_cholesky, self.covariance_type)
 
-    # ------------------------------------------------------------- parameters
-    def _set_parameters(self, params, dtype):
+    def _checked_starting_parameters(self, n_features):
+        """User-given starting parameters, validated (constructor values untouched)."""
+        k = self.n_components
+        return dict(
+            weights=None if self.weights_init is None
+            else check_weights(self.weights_init, k),
+            means=None if self.means_init is None
+            else check_means(self.means_init, k, n_features),
+            precisions=None if self.precisions_init is None
+            else check_precisions(self.precisions_init, self.covariance_type, k,
+                                  n_features),
+        )
+
+    def _fitted_state(self):
+        return parameters_from_model(self)
+
+    def _parameters(self, params):
+        return params, None
+
+    def _m_step(self, stats, params):
+        return M_STEPS[self.m_step](stats, params, self.reg_covar)
+
+    def _lower_bound(self, stats, params, new_params):
+        """The mean log-likelihood at the parameters the M-step started from."""
+        return stats.mean_log_likelihood
+
+    def _set_state(self, params, dtype):
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
         if params.covariances is not None:
@@ -398,95 +203,51 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
                                                     self.covariance_type)
 
-    def _allow_nan(self):
-        return "allow-nan" if self.missing_values == "marginalize" else True
+    # ------------------------------------------------------------ online EM
+    def partial_fit(self, X, y=None, sample_weight=None):
+        r"""Update the mixture with one mini-batch by stepwise online EM.
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.missing_values == "marginalize"
-        return tags
+        An E-step on the batch, the running sufficient statistics moved
+        towards the batch's by :math:`\eta_t` (:math:`\eta_0 = 1`, then
+        :math:`(t + t_0)^{-\alpha}`, mini-batches counted from 0), and the
+        M-step that ``m_step`` names on them (:class:`gmmlib.online.StepwiseEM`;
+        chapter "The free-energy view"). With ``missing_values='marginalize'``
+        the batch may hold NaN: its E-step marginalises them. A dask array is
+        one batch, its E-step a map-reduce. The first call starts from the
+        fitted parameters if :meth:`fit` was called, otherwise it initialises
+        them on this batch as :meth:`fit` does (one start: ``n_init`` and
+        ``warm_start`` apply to :meth:`fit` only); :meth:`fit` discards the
+        running statistics.
 
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
-                             ensure_all_finite=self._allow_nan())
-
-    def _estimate_log_prob_resp(self, X):
-        if self.missing_values == "marginalize":
-            return estimate_log_prob_resp_missing(X, parameters_from_model(self))
-        return estimate_log_prob_resp(X, parameters_from_model(self))
-
-    # ------------------------------------------------------------- inference
-    def predict_proba(self, X):
-        """Responsibilities: posterior probability of each component per sample.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-        """
-        X = self._check_X(X)
-        return self._estimate_log_prob_resp(X)[1]
-
-    def predict(self, X):
-        """Most probable component of each sample.
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+            The mini-batch.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        self : GaussianMixture
+            ``lower_bound_`` holds the mean log-likelihood of this batch under
+            the parameters of its E-step.
         """
-        return self.predict_proba(X).argmax(axis=1)
-
-    def score_samples(self, X):
-        r"""Log-density :math:`\log p(x_n) = \log \sum_k w_k \mathcal{N}(x_n \mid \mu_k, \Sigma_k)`.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-        """
-        X = self._check_X(X)
-        return self._estimate_log_prob_resp(X)[0]
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per sample of X.
-
-        Returns
-        -------
-        log_likelihood : float
-        """
-        return float(np.mean(self.score_samples(X)))
-
-    def sample(self, n_samples=1):
-        """Draw from the fitted mixture.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        labels : ndarray of shape (n_samples,)
-            The component each draw came from, sorted by component.
-        """
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling "
-                "requires at least one sample.")
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_.astype(np.float64))
-        labels = np.repeat(np.arange(self.n_components), counts)
-        n_features = self.means_.shape[1]
-        noise = rng.standard_normal((n_samples, n_features))
-        # x = mu_k + P_k^{-T} z has covariance P_k^{-T} P_k^{-1} = Sigma_k.
-        factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
-        if self.covariance_type == "full":
-            X = np.einsum("nij,nj->ni", np.linalg.inv(factors)[labels].transpose(0, 2, 1),
-                          noise)
-        elif self.covariance_type == "tied":
-            X = noise @ np.linalg.inv(factors)
-        elif self.covariance_type == "diag":
-            X = noise / factors[labels]
-        else:
-            X = noise / factors[labels][:, None]
-        X += self.means_[labels]
-        return X, labels
+        self._validate_params()
+        fitted = hasattr(self, "means_")
+        data = data_source(self, X, sample_weight, missing_values=self.missing_values,
+                           reset=not fitted)
+        if getattr(self, "_stepwise", None) is None:
+            if fitted:
+                params = parameters_from_model(self)
+            else:
+                check_n_samples(data.n_samples, self.n_components)
+                params = self._initial_state(data, check_random_state(self.random_state))
+            self._stepwise = StepwiseEM(params, data.shift, self.learning_decay,
+                                        self.learning_offset, M_STEPS[self.m_step])
+        self.lower_bound_ = self._stepwise.update(data, self.reg_covar)
+        self._set_state(self._stepwise.params, data.dtype)
+        self.n_steps_ = self._stepwise.n_steps
+        return self
 
     # ------------------------------------------------------- model selection
     def _n_parameters(self):
@@ -504,28 +265,3 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def aic(self, X):
         r"""Akaike information criterion, :math:`-2 \log L + 2p` (lower is better)."""
         return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
-
-    # ---------------------------------------------------------------- verbose
-    def _print_verbose_init_begin(self, init):
-        if self.verbose >= 1:
-            print(f"Initialization {init}")
-        self._init_start_time = self._iter_start_time = time()
-
-    def _print_verbose_iter_end(self, n_iter, change):
-        if n_iter % self.verbose_interval:
-            return
-        if self.verbose == 1:
-            print(f"  Iteration {n_iter}")
-        elif self.verbose >= 2:
-            now = time()
-            print(f"  Iteration {n_iter}\t time lapse {now - self._iter_start_time:.5f}s"
-                  f"\t ll change {change:.5f}")
-            self._iter_start_time = now
-
-    def _print_verbose_init_end(self, lower_bound, converged):
-        message = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {message}.")
-        elif self.verbose >= 2:
-            print(f"Initialization {message}. time lapse "
-                  f"{time() - self._init_start_time:.5f}s\t lower bound {lower_bound:.5f}.")

@@ -45,13 +45,12 @@ Computations run in float64 whatever the dtype of X.
 """
 
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
 from .covariance import full_covariances
-from .em_steps import (LOG_2PI, SufficientStatistics, covariances_of, e_step,
-                       normalize_log_prob, parameters_from_model)
+from .em_steps import (LOG_2PI, SufficientStatistics, covariances_of, normalize_log_prob,
+                       parameters_from_model)
 from .runtime import block_size
 
 MISSING_VALUES_OPTIONS = ("error", "marginalize")
@@ -142,8 +141,11 @@ def fill_with_column_means(X, sample_weight=None):
     return np.where(missing, column_means.astype(X.dtype), X)
 
 
-def _pattern_blocks(X, params, patterns, shift):
+def _pattern_blocks(X, params, patterns, shift, log_weights=None):
     r"""Marginal log-densities and conditional moments, one block of one pattern at a time.
+
+    ``log_weights`` replaces :math:`\log w_k` when given (the variational
+    E-step of :mod:`gmmlib.bayesian_mixture` adds expectations there).
 
     Yields
     ------
@@ -163,7 +165,8 @@ def _pattern_blocks(X, params, patterns, shift):
     means = params.means - shift
     covariances = full_covariances(covariances_of(params), params.covariance_type,
                                    n_components, n_features)
-    log_weights = np.log(params.weights)
+    if log_weights is None:
+        log_weights = np.log(params.weights)
     step = block_size(n_components, n_features)
     for observed, pattern_rows in zip(patterns.observed, patterns.rows):
         o, m = np.flatnonzero(observed), np.flatnonzero(~observed)
@@ -195,7 +198,7 @@ def _pattern_blocks(X, params, patterns, shift):
             yield rows, log_prob, completed, correction
 
 
-def estimate_log_prob_resp_missing(X, params, patterns=None):
+def estimate_log_prob_resp_missing(X, params, patterns=None, log_weights=None):
     r"""Observed-data log-density of each sample and the responsibilities.
 
     The counterpart of :func:`gmmlib.em_steps.estimate_log_prob_resp` for data
@@ -209,6 +212,8 @@ def estimate_log_prob_resp_missing(X, params, patterns=None):
     params : MixtureParameters
     patterns : MissingnessPatterns, optional
         Computed from X when not given.
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)``.
 
     Returns
     -------
@@ -219,13 +224,15 @@ def estimate_log_prob_resp_missing(X, params, patterns=None):
     n_features = X.shape[1]
     log_prob_norm = np.empty(len(X))
     resp = np.empty((len(X), len(params.weights)))
-    for rows, log_prob, _, _ in _pattern_blocks(X, params, patterns, np.zeros(n_features)):
+    for rows, log_prob, _, _ in _pattern_blocks(X, params, patterns, np.zeros(n_features),
+                                                log_weights):
         log_prob_norm[rows] = normalize_log_prob(log_prob)
         resp[rows] = log_prob
     return log_prob_norm, resp
 
 
-def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None):
+def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None,
+                   log_weights=None):
     r"""One E-step with the missing coordinates marginalised out.
 
     Same contract as :func:`gmmlib.em_steps.e_step`: returns the expected
@@ -243,6 +250,8 @@ def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None):
         Centre subtracted before the sums are taken (default: zero).
     patterns : MissingnessPatterns, optional
         Computed from X when not given; pass it to avoid regrouping every iteration.
+    log_weights : ndarray of shape (n_components,), optional
+        Added to the log-densities instead of ``log(params.weights)``.
 
     Returns
     -------
@@ -255,7 +264,8 @@ def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None):
     first = np.zeros((n_components, n_features))
     second = np.zeros((n_components, n_features, n_features))
     log_likelihood = 0.0
-    for rows, resp, completed, correction in _pattern_blocks(X, params, patterns, shift):
+    for rows, resp, completed, correction in _pattern_blocks(X, params, patterns, shift,
+                                                             log_weights):
         log_prob_norm = normalize_log_prob(resp)
         if sample_weight is not None:
             log_prob_norm *= sample_weight[rows]
@@ -272,25 +282,6 @@ def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None):
         second = np.diagonal(second, axis1=1, axis2=2).copy()
     total_weight = float(len(X) if sample_weight is None else sample_weight.sum())
     return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift)
-
-
-def e_step_for(X, missing_values):
-    """The E-step function EM should call on X for the ``missing_values`` option.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    missing_values : {'error', 'marginalize'}
-
-    Returns
-    -------
-    callable
-        :func:`gmmlib.em_steps.e_step` for 'error'; for 'marginalize',
-        :func:`e_step_missing` with the missingness patterns of X grouped once.
-    """
-    if missing_values == "error":
-        return e_step
-    return partial(e_step_missing, patterns=missingness_patterns(X))
 
 
 def impute_conditional_means(model, X):

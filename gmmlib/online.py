@@ -8,7 +8,8 @@ The model keeps running averages of the per-sample sufficient statistics,
 
 and each mini-batch :math:`B_t` (the ``t``-th call, counting from 0) moves them
 towards the batch's own averages :math:`\hat s_t` (an E-step on the batch at the
-current parameters), then runs the usual M-step on them:
+current parameters), then runs an M-step on them (EM's, or a generalized-EM
+step of :mod:`gmmlib.gem`):
 
 .. math:: \bar s \leftarrow (1 - \eta_t)\, \bar s + \eta_t\, \hat s_t, \qquad
           \eta_0 = 1, \quad \eta_t = (t + t_0)^{-\alpha} \ (t \ge 1).
@@ -26,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .em_steps import e_step, m_step
+from .gem import exact_m_step
 from .runtime import single_threaded_blas
 
 
@@ -45,6 +46,8 @@ class StepwiseEM:
     learning_offset : float
         Offset :math:`t_0 > 0` of the step size. (``GaussianMixture`` checks
         both ranges.)
+    m_step : callable, default=gmmlib.gem.exact_m_step
+        ``m_step(stats, params, reg_covar)``, one of :data:`gmmlib.gem.M_STEPS`.
 
     Attributes
     ----------
@@ -57,8 +60,10 @@ class StepwiseEM:
         Number of updates so far.
     """
 
-    def __init__(self, params, shift, learning_decay, learning_offset):
+    def __init__(self, params, shift, learning_decay, learning_offset,
+                 m_step=exact_m_step):
         self.params = params
+        self.m_step = m_step
         self.shift = np.asarray(shift, dtype=np.float64)
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
@@ -69,14 +74,14 @@ class StepwiseEM:
         r""":math:`\eta_t`: 1 for the first update, :math:`(t + t_0)^{-\alpha}` after it."""
         return 1.0 if t == 0 else (t + self.learning_offset) ** -self.learning_decay
 
-    def update(self, X, sample_weight, reg_covar):
+    def update(self, batch, reg_covar):
         """One stepwise update from a mini-batch: E-step, averaging, M-step.
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_features)
-            The mini-batch.
-        sample_weight : ndarray of shape (n_samples,) or None
+        batch : InMemoryData, MissingValuesData or DaskData
+            The mini-batch and its sample weights (:mod:`gmmlib.data_sources`),
+            whose E-step is taken centred on ``self.shift``.
         reg_covar : float
 
         Returns
@@ -85,10 +90,10 @@ class StepwiseEM:
             Mean log-likelihood of the batch under the parameters of its E-step.
         """
         with single_threaded_blas():
-            return self._update(X, sample_weight, reg_covar)
+            return self._update(batch, reg_covar)
 
-    def _update(self, X, sample_weight, reg_covar):
-        batch = e_step(X, self.params, sample_weight, self.shift)
+    def _update(self, data, reg_covar):
+        batch = data.e_step(self.params, shift=self.shift)
         scale = 1.0 / batch.total_weight
         eta = self.step_size(self.n_steps)
         keep = 1.0 - eta
@@ -101,6 +106,6 @@ class StepwiseEM:
             log_likelihood=keep * old.log_likelihood + eta * scale * batch.log_likelihood,
             total_weight=1.0,
         )
-        self.params = m_step(self.statistics, self.params.covariance_type, reg_covar)
+        self.params = self.m_step(self.statistics, self.params, reg_covar)
         self.n_steps += 1
         return batch.mean_log_likelihood

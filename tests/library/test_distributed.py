@@ -5,12 +5,15 @@ import sys
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from gmmlib import GaussianMixture
+from gmmlib import BayesianGaussianMixture, GaussianMixture
+from gmmlib import distributed as distributed_moments
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.distributed import is_dask_array
+from gmmlib.em_steps import moments_from_resp
+from gmmlib.hard_em import hard_responsibilities, nearest_centres
 from gmmlib.timing import common_start
 
 da = pytest.importorskip("dask.array")
@@ -71,10 +74,92 @@ def test_random_from_data_start_is_the_in_memory_start(client):
     assert_allclose(on_dask.means_, in_memory.means_, rtol=SAME_EM_RTOL)
 
 
-def test_starts_that_need_kmeans_are_refused(client):
-    model = GaussianMixture(3, init_params="kmeans")
-    with pytest.raises(ValueError, match="init_params='kmeans' needs the data in memory"):
-        model.fit(da.from_array(X, chunks=1000))
+def test_default_kmeans_start_finds_the_in_memory_optimum(client, covariance_type):
+    """k-means on a sample of the dask array, then EM there: the optimum found in memory."""
+    settings = dict(n_components=3, covariance_type=covariance_type, tol=1e-10,
+                    max_iter=1000, random_state=0)
+    in_memory = GaussianMixture(**settings).fit(X)
+    on_dask = GaussianMixture(**settings).fit(da.from_array(X, chunks=(600, -1)))
+    assert on_dask.converged_
+    order = np.argsort(on_dask.means_[:, 0])
+    reference = np.argsort(in_memory.means_[:, 0])
+    # Two starts, one fixed point (separated clusters): EM stopped where the
+    # change fell below 1e-10, a linear rate of at most ~0.5 leaves the
+    # parameters within ~1e-9 of the fixed point. Bound 1e-6.
+    assert_allclose(on_dask.means_[order], in_memory.means_[reference], rtol=1e-6)
+    assert_allclose(on_dask.lower_bound_, in_memory.lower_bound_, rtol=1e-9)
+
+
+def test_kmeans_start_assigns_every_row_to_its_nearest_sample_centre(client):
+    dask_X = da.from_array(X, chunks=(700, -1))
+    centres = X[[0, 1000, 2000]]
+    shift = X.mean(axis=0)
+    moments = distributed_moments.kmeans_moments(dask_X, centres, "full", shift)
+    labels = nearest_centres(X, centres)
+    expected = moments_from_resp(X, hard_responsibilities(labels, 3), "full",
+                                 shift=shift)
+    # The same sums split at other rows: ~n u = 3e-13 relative. Bound 1e-10.
+    assert_allclose(moments, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_random_start_on_dask_is_reproducible_and_normalised(client):
+    dask_X = da.from_array(X, chunks=(700, -1))
+    first, second = (distributed_moments.random_moments(
+        dask_X, 3, "diag", X.mean(axis=0), np.random.RandomState(4)) for _ in range(2))
+    assert_array_equal(first, second)
+    # Each row's responsibilities sum to one, so the counts sum to n (n u).
+    assert_allclose(first[:, 0].sum(), len(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random",
+                                         "random_from_data"])
+def test_every_start_fits_a_dask_array(client, init_params):
+    model = GaussianMixture(3, init_params=init_params, tol=1e-6, max_iter=500,
+                            random_state=1).fit(da.from_array(X, chunks=(600, -1)))
+    assert model.converged_
+    # A fit at least as good as the worst of two in-memory starts is a real
+    # fit, not a collapsed one (the clusters are separated).
+    reference = GaussianMixture(3, init_params=init_params, tol=1e-6, max_iter=500,
+                                random_state=1).fit(X)
+    assert model.score(X) > reference.score(X) - 0.5
+
+
+def test_predictions_on_a_dask_array_are_the_in_memory_ones(client):
+    model = GaussianMixture(3, random_state=0).fit(X)
+    dask_X = da.from_array(X, chunks=(700, -1))
+    # The same per-row arithmetic on other blocks of rows: equal to rounding.
+    assert_allclose(model.predict_proba(dask_X), model.predict_proba(X), rtol=1e-12,
+                    atol=1e-300)
+    assert_allclose(model.score_samples(dask_X), model.score_samples(X), rtol=1e-12)
+    assert_array_equal(model.predict(dask_X), model.predict(X))
+
+
+def test_bayesian_mixture_on_dask_is_the_in_memory_fit(client, covariance_type):
+    settings = dict(n_components=4, covariance_type=covariance_type,
+                    init_params="random_from_data", random_state=3, tol=0.0,
+                    max_iter=20)
+    with pytest.warns(ConvergenceWarning):
+        in_memory = BayesianGaussianMixture(**settings).fit(X)
+    with pytest.warns(ConvergenceWarning):
+        on_dask = BayesianGaussianMixture(**settings).fit(
+            da.from_array(X, chunks=(600, -1)))
+    # Same start (the same rows drawn), same priors from the column moments
+    # (summed in other orders), same 20 updates: rounding only, as SAME_EM_RTOL.
+    assert_allclose(on_dask.covariance_prior_, in_memory.covariance_prior_,
+                    rtol=SAME_EM_RTOL)
+    for name in ["weights_", "means_", "covariances_", "mean_precision_",
+                 "degrees_of_freedom_"]:
+        assert_allclose(getattr(on_dask, name), getattr(in_memory, name),
+                        rtol=SAME_EM_RTOL, atol=SAME_EM_ATOL, err_msg=name)
+    assert_allclose(on_dask.lower_bounds_, in_memory.lower_bounds_, rtol=SAME_EM_RTOL)
+
+
+def test_missing_values_need_the_data_in_memory(client):
+    bad = X.copy()
+    bad[5, 0] = np.nan
+    model = GaussianMixture(3, missing_values="marginalize")
+    with pytest.raises(ValueError, match="handled for data in memory only"):
+        model.fit(da.from_array(bad, chunks=1000))
 
 
 @pytest.mark.parametrize("value, message", [(np.nan, "Input X contains NaN"),

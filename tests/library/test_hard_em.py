@@ -6,7 +6,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.cluster import KMeans
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gmmlib import (LloydKMeans, classification_em, fixed_variance_em, harden,
                     isotropic_parameters)
@@ -344,14 +343,3 @@ def test_estimator_conventions():
     assert estimator.n_features_in_ == 2
     with pytest.raises(ValueError, match="X has 3 features"):
         estimator.predict(np.zeros((2, 3)))
-
-
-# scikit-learn's KMeans is listed as failing this check too: random starts drawn for
-# weighted rows differ from those drawn for repeated rows.
-@parametrize_with_checks([LloydKMeans(n_clusters=3, random_state=0)],
-                         expected_failed_checks=lambda estimator: {
-                             "check_sample_weight_equivalence_on_dense_data":
-                                 "k-means++ draws differ for weighted and repeated rows, "
-                                 "as in sklearn.cluster.KMeans"})
-def test_scikit_learn_estimator_checks(estimator, check):
-    check(estimator)

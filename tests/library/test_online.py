@@ -1,5 +1,7 @@
 """Stepwise online EM: GaussianMixture.partial_fit and gmmlib.online.StepwiseEM."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -7,9 +9,13 @@ from scipy.optimize import linear_sum_assignment
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
-from gmmlib.datasets import make_blobs_mixture
+from gmmlib.data_sources import InMemoryData, MissingValuesData
+from gmmlib.datasets import make_blobs_mixture, remove_at_random
 from gmmlib.em_steps import e_step, m_step, parameters_from_model
+from gmmlib.gem import M_STEPS
+from gmmlib.missing_values import e_step_missing, fill_with_column_means
 from gmmlib.online import StepwiseEM
+from gmmlib.timing import common_start
 from test_free_energy import parameters
 
 #: The stepwise update against the formula spelled out: the same averages of
@@ -68,7 +74,7 @@ def test_stepwise_update_follows_the_formula(covariance_type, learning_decay,
     stepwise = StepwiseEM(params, batches[0].mean(axis=0), learning_decay, learning_offset)
     running, expected = None, params
     for t, batch in enumerate(batches):
-        stepwise.update(batch, None, 1e-6)
+        stepwise.update(InMemoryData(batch), 1e-6)
         new = e_step(batch, expected, shift=batches[0].mean(axis=0))
         eta = 1.0 if t == 0 else (t + learning_offset) ** -learning_decay
         averages = [new.nk / len(batch), new.first_moments / len(batch),
@@ -182,3 +188,94 @@ def test_step_sizes_decay():
     assert_allclose(steps[1], 3.0 ** -0.6, rtol=1e-15)  # the same power: equal
     assert np.all(np.diff(steps) < 0)
     assert_array_equal(steps > 0, True)
+
+
+# ------------------------------------------- every option on the online path
+#: One stepwise step by partial_fit against the same step spelled out with the
+#: library's E-step and M-step functions: the same arithmetic on the same
+#: statistics, centred on the same shift; rounding only (largest seen 0).
+SAME_STEP_RTOL = 1e-12
+
+
+def start_of(X, n_components, covariance_type):
+    """Starting parameters as GaussianMixture keywords and as MixtureParameters."""
+    keywords = common_start(X, n_components, covariance_type)
+    return keywords, parameters(X, n_components, covariance_type)
+
+
+@pytest.mark.parametrize("m_step_name", ["ecm", "gradient"])
+def test_partial_fit_takes_the_m_step_it_is_given(covariance_type, m_step_name):
+    X, _ = make_blobs_mixture(300, n_components=3, random_state=10)
+    batches = np.array_split(X, 3)
+    keywords, params = start_of(X, 3, covariance_type)
+    model = GaussianMixture(3, covariance_type=covariance_type, m_step=m_step_name,
+                            **keywords)
+    exact = GaussianMixture(3, covariance_type=covariance_type, **keywords)
+    shift = batches[0].mean(axis=0)
+    running = None
+    for t, batch in enumerate(batches):
+        model.partial_fit(batch)
+        exact.partial_fit(batch)
+        new = e_step(batch, params, shift=shift)
+        eta = model._stepwise.step_size(t)
+        scaled = replace(new, nk=new.nk / len(batch),
+                         first_moments=new.first_moments / len(batch),
+                         second_moments=new.second_moments / len(batch),
+                         log_likelihood=new.log_likelihood / len(batch), total_weight=1.0)
+        running = scaled if running is None else replace(
+            scaled, nk=(1 - eta) * running.nk + eta * scaled.nk,
+            first_moments=(1 - eta) * running.first_moments + eta * scaled.first_moments,
+            second_moments=(1 - eta) * running.second_moments
+            + eta * scaled.second_moments)
+        params = M_STEPS[m_step_name](running, params, model.reg_covar)
+        assert_allclose(model.means_, params.means, rtol=SAME_STEP_RTOL, atol=1e-14)
+        assert_allclose(model.precisions_cholesky_, params.precisions_cholesky,
+                        rtol=SAME_STEP_RTOL, atol=1e-14)
+    # A generalized-EM step is not EM's: the two online fits part after one step.
+    assert np.abs(model.means_ - exact.means_).max() > 1e-6
+
+
+def test_partial_fit_marginalises_missing_values(covariance_type):
+    X, _ = make_blobs_mixture(300, n_components=3, n_features=3, random_state=11)
+    X_missing = remove_at_random(X, 0.2, random_state=0)
+    batches = np.array_split(X_missing, 3)
+    keywords, params = start_of(X, 3, covariance_type)
+    model = GaussianMixture(3, covariance_type=covariance_type,
+                            missing_values="marginalize", **keywords)
+    for batch in batches:
+        model.partial_fit(batch)
+    # The same three steps through StepwiseEM with the missing-values E-step.
+    stepwise = StepwiseEM(params, fill_with_column_means(batches[0]).mean(axis=0),
+                          model.learning_decay, model.learning_offset)
+    for batch in batches:
+        last = stepwise.update(MissingValuesData(batch), model.reg_covar)
+    assert_allclose(model.means_, stepwise.params.means, rtol=SAME_STEP_RTOL)
+    assert_allclose(model.lower_bound_, last, rtol=SAME_STEP_RTOL)
+    assert_allclose(last, e_step_missing(batches[2], model_before_last_step(
+        model, batches, keywords)).mean_log_likelihood, rtol=SAME_STEP_RTOL)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GaussianMixture(3, **keywords).partial_fit(batches[0])
+
+
+def model_before_last_step(model, batches, keywords):
+    """The parameters partial_fit held before its last batch, refitted on the first two."""
+    again = GaussianMixture(model.n_components, covariance_type=model.covariance_type,
+                            missing_values="marginalize", **keywords)
+    for batch in batches[:-1]:
+        again.partial_fit(batch)
+    return parameters_from_model(again)
+
+
+def test_partial_fit_on_a_dask_batch_is_the_same_step():
+    da = pytest.importorskip("dask.array")
+    X, _ = make_blobs_mixture(600, n_components=3, random_state=12)
+    keywords, _ = start_of(X, 3, "full")
+    in_memory = GaussianMixture(3, **keywords)
+    on_dask = GaussianMixture(3, **keywords)
+    for batch in np.array_split(X, 3):
+        in_memory.partial_fit(batch)
+        on_dask.partial_fit(da.from_array(batch, chunks=(50, -1)))
+    # Sums over 4 dask chunks instead of gmmlib's blocks: rounding only, ~n u
+    # = 2e-14 per sum of n = 200 terms, over three steps. Bound 1e-10.
+    assert_allclose(on_dask.means_, in_memory.means_, rtol=1e-10)
+    assert_allclose(on_dask.covariances_, in_memory.covariances_, rtol=1e-10)
