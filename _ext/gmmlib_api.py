@@ -26,7 +26,9 @@ Two directives, used on ``api.md`` inside ``{eval-rst}`` blocks:
     A table of every name in ``gmmlib.__all__``: the name to import, the module
     that defines it and the first line of its docstring, linked to its entry.
 ``gmmlib-api-modules``
-    One section per module of gmmlib, with ``automodule`` and ``:members:``: every
+    One section per module of gmmlib, with ``automodule``, ``:members:`` and
+    ``:inherited-members:`` (a class lists the methods it inherits from a gmmlib
+    base class, such as ``fit`` from :class:`gmmlib.mixture.BaseMixture`): every
     public module, and every module that defines a name of ``gmmlib.__all__``.
 
 Nothing lists names or modules by hand: a module added to ``gmmlib/`` and a name
@@ -131,7 +133,7 @@ class SummaryDirective(SphinxDirective):
 
 
 class ModulesDirective(SphinxDirective):
-    """One section per module, each holding ``automodule`` with ``:members:``."""
+    """One section per module, each holding ``automodule`` with its members, inherited too."""
 
     def run(self):
         package = importlib.import_module(PACKAGE)
@@ -141,7 +143,7 @@ class ModulesDirective(SphinxDirective):
             self.env.note_dependency(importlib.import_module(module).__file__)
             section = nodes.section(ids=[nodes.make_id(f"api-{module}")])
             section += nodes.title(module, "", nodes.literal(module, module))
-            lines = [f".. automodule:: {module}", "   :members:"]
+            lines = [f".. automodule:: {module}", "   :members:", "   :inherited-members:"]
             self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]),
                                     self.content_offset, section)
             sections.append(section)

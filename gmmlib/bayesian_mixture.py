@@ -357,7 +357,10 @@ class BayesianGaussianMixture(BaseMixture):
     n_init : int, default=1
         Number of initialisations; the one with the highest lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the starting responsibilities are chosen (same draws as scikit-learn).
+        How the starting responsibilities are chosen, with scikit-learn's
+        draws in memory (:func:`gmmlib.data_sources.initial_responsibilities`);
+        on a dask array, k-means and k-means++ use a sample of the rows
+        (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
     weight_concentration_prior : float or None, default=None

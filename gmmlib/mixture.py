@@ -13,7 +13,7 @@ parameters for :class:`gmmlib.GaussianMixture`, the variational posterior for
     Anything computed once per ``fit`` from the data (the Bayesian priors).
 ``_initial_state(data, random_state)``
     The state one start begins from (usually an M-step on
-    :meth:`_starting_statistics`).
+    ``_starting_statistics``).
 ``_fitted_state()``
     The state held in the fitted attributes (warm starts, prediction).
 ``_parameters(state)``
