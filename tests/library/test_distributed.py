@@ -29,8 +29,9 @@ X, _ = make_blobs_mixture(3000, n_components=3, n_features=3, random_state=12)
 @pytest.fixture(scope="module")
 def client():
     """A one-worker in-process cluster; computations inside the tests go through it."""
-    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
-                                  dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
+    ) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
@@ -45,19 +46,27 @@ def fit_both(data, **settings):
 
 
 def test_dask_fit_equals_in_memory_fit(client, covariance_type):
-    in_memory, on_dask = fit_both(X, n_components=3, covariance_type=covariance_type,
-                                  **common_start(X, 3, covariance_type))
+    in_memory, on_dask = fit_both(
+        X,
+        n_components=3,
+        covariance_type=covariance_type,
+        **common_start(X, 3, covariance_type),
+    )
     for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
-        assert_allclose(getattr(on_dask, name), getattr(in_memory, name),
-                        rtol=SAME_EM_RTOL, atol=SAME_EM_ATOL, err_msg=name)
+        assert_allclose(
+            getattr(on_dask, name),
+            getattr(in_memory, name),
+            rtol=SAME_EM_RTOL,
+            atol=SAME_EM_ATOL,
+            err_msg=name,
+        )
     assert_allclose(on_dask.lower_bounds_, in_memory.lower_bounds_, rtol=SAME_EM_RTOL)
     assert on_dask.n_features_in_ == 3 and on_dask.n_iter_ == in_memory.n_iter_
 
 
 def test_dask_fit_keeps_float32(client):
     X32 = X.astype(np.float32)
-    in_memory, on_dask = fit_both(X32, n_components=3,
-                                  **common_start(X, 3, "full"))
+    in_memory, on_dask = fit_both(X32, n_components=3, **common_start(X, 3, "full"))
     assert on_dask.means_.dtype == np.float32
     # Both fits run in float32 blocks (u = 6e-8), split at other rows: they
     # differ by ~10 u. Largest seen 5.8e-7; bound 1e-5 (was 1e-6, within a
@@ -66,25 +75,31 @@ def test_dask_fit_keeps_float32(client):
 
 
 def test_random_from_data_start_is_the_in_memory_start(client):
-    in_memory, on_dask = fit_both(X, n_components=3, init_params="random_from_data",
-                                  random_state=5)
+    in_memory, on_dask = fit_both(
+        X, n_components=3, init_params="random_from_data", random_state=5
+    )
     assert_allclose(on_dask.means_, in_memory.means_, rtol=SAME_EM_RTOL)
 
 
 def test_starts_that_need_kmeans_are_refused(client):
     model = GaussianMixture(3, init_params="kmeans")
-    with pytest.raises(ValueError, match="init_params='kmeans' needs the data in memory"):
+    with pytest.raises(
+        ValueError, match="init_params='kmeans' needs the data in memory"
+    ):
         model.fit(da.from_array(X, chunks=1000))
 
 
-@pytest.mark.parametrize("value, message", [(np.nan, "Input X contains NaN"),
-                                            (np.inf, "Input X contains infinity")])
+@pytest.mark.parametrize(
+    "value, message",
+    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")],
+)
 def test_non_finite_dask_data_are_refused(client, value, message):
     bad = X.copy()
     bad[1234, 1] = value
     with pytest.raises(ValueError, match=message):
         GaussianMixture(3, init_params="random_from_data").fit(
-            da.from_array(bad, chunks=1000))
+            da.from_array(bad, chunks=1000)
+        )
 
 
 def test_sample_weight_is_refused_for_dask_arrays(client):
@@ -99,5 +114,7 @@ def test_is_dask_array():
 
 
 def test_importing_gmmlib_does_not_import_dask():
-    code = "import sys, gmmlib; assert not any(m.startswith('dask') for m in sys.modules)"
+    code = (
+        "import sys, gmmlib; assert not any(m.startswith('dask') for m in sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

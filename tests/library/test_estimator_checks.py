@@ -7,10 +7,12 @@ from gmmlib import GaussianMixture
 ESTIMATORS = [
     GaussianMixture(),
     GaussianMixture(n_components=2, covariance_type="diag", random_state=0),
-    GaussianMixture(n_components=2, covariance_type="tied", init_params="k-means++",
-                    random_state=0),
-    GaussianMixture(n_components=2, covariance_type="spherical", m_step="gradient",
-                    random_state=0),
+    GaussianMixture(
+        n_components=2, covariance_type="tied", init_params="k-means++", random_state=0
+    ),
+    GaussianMixture(
+        n_components=2, covariance_type="spherical", m_step="gradient", random_state=0
+    ),
     GaussianMixture(n_components=2, missing_values="marginalize", random_state=0),
 ]
 
@@ -20,10 +22,9 @@ ESTIMATORS = [
 # sklearn.cluster.KMeans (which scikit-learn marks as failing this check too),
 # draws its random centres differently for repeated rows than for weighted ones.
 SAMPLE_WEIGHT_START = {
-    "check_sample_weight_equivalence_on_dense_data":
-        "the k-means initialisation draws differ for weighted and repeated rows, "
-        "as in sklearn.cluster.KMeans; equivalence from one start is tested in "
-        "test_sample_weight.py",
+    "check_sample_weight_equivalence_on_dense_data": "the k-means initialisation draws differ for weighted and repeated rows, "
+    "as in sklearn.cluster.KMeans; equivalence from one start is tested in "
+    "test_sample_weight.py",
 }
 
 

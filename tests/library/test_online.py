@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
+from test_free_energy import parameters
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import e_step, m_step, parameters_from_model
 from gmmlib.online import StepwiseEM
-from test_free_energy import parameters
 
 #: The stepwise update against the formula spelled out: the same averages of
 #: 100-row statistics (n u = 1e-14 relative each) in another order, over three
@@ -36,16 +36,18 @@ def test_partial_fit_converges_near_the_batch_solution(covariance_type):
     1.6e-4; this seed's are 0.018, 0.0037 and 7e-5, the same to three digits
     under every BLAS kernel.
     """
-    X, _ = make_blobs_mixture(3000, n_components=3, n_features=2, separation=5.0,
-                              random_state=0)
-    batch = GaussianMixture(3, covariance_type=covariance_type, tol=1e-10, max_iter=1000,
-                            random_state=0).fit(X)
+    X, _ = make_blobs_mixture(
+        3000, n_components=3, n_features=2, separation=5.0, random_state=0
+    )
+    batch = GaussianMixture(
+        3, covariance_type=covariance_type, tol=1e-10, max_iter=1000, random_state=0
+    ).fit(X)
     online = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
     rng = np.random.default_rng(1)
     for _ in range(5):
         order = rng.permutation(len(X))
         for start in range(0, len(X), 100):
-            online.partial_fit(X[order[start:start + 100]])
+            online.partial_fit(X[order[start : start + 100]])
     assert online.n_steps_ == 150
     rows, columns = matched(batch, online)
     assert_allclose(online.means_[columns], batch.means_[rows], atol=0.1)
@@ -58,26 +60,39 @@ def test_partial_fit_converges_near_the_batch_solution(covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("learning_decay, learning_offset", [(0.6, 2.0), (1.0, 1.0),
-                                                             (0.75, 10.0)])
-def test_stepwise_update_follows_the_formula(covariance_type, learning_decay,
-                                             learning_offset):
+@pytest.mark.parametrize(
+    "learning_decay, learning_offset", [(0.6, 2.0), (1.0, 1.0), (0.75, 10.0)]
+)
+def test_stepwise_update_follows_the_formula(
+    covariance_type, learning_decay, learning_offset
+):
     X, _ = make_blobs_mixture(300, n_components=3, n_features=3, random_state=3)
     batches = np.array_split(X, 3)
     params = parameters(X, 3, covariance_type)
-    stepwise = StepwiseEM(params, batches[0].mean(axis=0), learning_decay, learning_offset)
+    stepwise = StepwiseEM(
+        params, batches[0].mean(axis=0), learning_decay, learning_offset
+    )
     running, expected = None, params
     for t, batch in enumerate(batches):
         stepwise.update(batch, None, 1e-6)
         new = e_step(batch, expected, shift=batches[0].mean(axis=0))
         eta = 1.0 if t == 0 else (t + learning_offset) ** -learning_decay
-        averages = [new.nk / len(batch), new.first_moments / len(batch),
-                    new.second_moments / len(batch)]
-        running = averages if running is None else [
-            (1 - eta) * old + eta * value for old, value in zip(running, averages)]
+        averages = [
+            new.nk / len(batch),
+            new.first_moments / len(batch),
+            new.second_moments / len(batch),
+        ]
+        running = (
+            averages
+            if running is None
+            else [
+                (1 - eta) * old + eta * value for old, value in zip(running, averages)
+            ]
+        )
         assert_allclose(stepwise.statistics.nk, running[0], rtol=STEP_RTOL)
-        assert_allclose(stepwise.statistics.first_moments, running[1], rtol=STEP_RTOL,
-                        atol=1e-14)
+        assert_allclose(
+            stepwise.statistics.first_moments, running[1], rtol=STEP_RTOL, atol=1e-14
+        )
         assert_allclose(stepwise.statistics.second_moments, running[2], rtol=STEP_RTOL)
         new.nk, new.first_moments, new.second_moments = running
         expected = m_step(new, covariance_type, 1e-6)
@@ -116,7 +131,9 @@ def test_partial_fit_after_fit_continues_and_fit_restarts():
     # The same step by the same arithmetic, centred elsewhere: largest seen
     # 1.2e-14 relative (means), 7.9e-16 (lower bound).
     assert_allclose(model.means_, expected.means, rtol=1e-10)
-    assert_allclose(model.lower_bound_, e_step(X, fitted).mean_log_likelihood, rtol=1e-12)
+    assert_allclose(
+        model.lower_bound_, e_step(X, fitted).mean_log_likelihood, rtol=1e-12
+    )
     model.partial_fit(X[:100])
     assert model.n_steps_ == 2
     model.fit(X)
@@ -128,8 +145,11 @@ def test_sample_weight_two_is_a_duplicated_row():
     X, _ = make_blobs_mixture(400, n_components=2, random_state=7)
     sample_weight = np.ones(100)
     sample_weight[::3] = 2.0
-    start = dict(weights_init=[0.5, 0.5], means_init=X[:2],
-                 precisions_init=np.repeat(np.eye(2)[None], 2, axis=0))
+    start = dict(
+        weights_init=[0.5, 0.5],
+        means_init=X[:2],
+        precisions_init=np.repeat(np.eye(2)[None], 2, axis=0),
+    )
     weighted = GaussianMixture(2, **start)
     duplicated = GaussianMixture(2, **start)
     for batch in np.array_split(X, 4):
@@ -153,8 +173,10 @@ def test_partial_fit_keeps_float32():
 def test_partial_fit_with_different_n_features_raises():
     X, _ = make_blobs_mixture(200, n_components=2, n_features=2, random_state=9)
     model = GaussianMixture(2, random_state=0).partial_fit(X[:100])
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is "
-                                         "expecting 2 features as input"):
+    with pytest.raises(
+        ValueError,
+        match="X has 3 features, but GaussianMixture is expecting 2 features as input",
+    ):
         model.partial_fit(np.ones((50, 3)))
     fitted = GaussianMixture(2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="X has 3 features"):
@@ -162,16 +184,23 @@ def test_partial_fit_with_different_n_features_raises():
 
 
 def test_first_batch_needs_n_components_samples():
-    with pytest.raises(ValueError, match="Expected n_samples >= n_components but got "
-                                         "n_components = 3, n_samples = 2"):
+    with pytest.raises(
+        ValueError,
+        match="Expected n_samples >= n_components but got "
+        "n_components = 3, n_samples = 2",
+    ):
         GaussianMixture(3).partial_fit(np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("name, value", [("learning_decay", 0.5), ("learning_decay", 1.1),
-                                         ("learning_offset", 0.0)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("learning_decay", 0.5), ("learning_decay", 1.1), ("learning_offset", 0.0)],
+)
 def test_step_size_parameters_are_checked(name, value):
     X = np.random.default_rng(0).normal(size=(20, 2))
-    with pytest.raises(ValueError, match=f"The '{name}' parameter of GaussianMixture must be"):
+    with pytest.raises(
+        ValueError, match=f"The '{name}' parameter of GaussianMixture must be"
+    ):
         GaussianMixture(2, **{name: value}).partial_fit(X)
 
 
@@ -179,6 +208,6 @@ def test_step_sizes_decay():
     stepwise = StepwiseEM(None, np.zeros(1), learning_decay=0.6, learning_offset=2.0)
     steps = np.array([stepwise.step_size(t) for t in range(1000)])
     assert steps[0] == 1.0
-    assert_allclose(steps[1], 3.0 ** -0.6, rtol=1e-15)  # the same power: equal
+    assert_allclose(steps[1], 3.0**-0.6, rtol=1e-15)  # the same power: equal
     assert np.all(np.diff(steps) < 0)
     assert_array_equal(steps > 0, True)
