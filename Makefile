@@ -54,10 +54,12 @@ test: $(STAMP)
 		--nbval-current-env $(NBVAL_NOTEBOOKS)
 
 # ruff over the Python sources (settings in pyproject.toml) and over the code
-# cells of the chapters (chapters/ruff.toml: 79 columns). jupytext reads each
-# chapter and passes it to ruff as a notebook on stdin, so ruff's notebook mode
-# applies (IPython magics, rules taken cell by cell) and reports name the chapter
-# and its cell. Every check runs; the target fails if any of them failed.
+# cells of the chapters (chapters/ruff.toml: 79 columns). jupytext converts each
+# chapter to a notebook on stdout and ruff reads it from stdin as that chapter's
+# .ipynb, so ruff's notebook mode applies (IPython magics, rules taken cell by
+# cell) and its reports name the chapter and the cell (counting all cells from
+# 1). Nothing is written. Every check runs; the target fails if any failed.
+# (Not `jupytext --check`: without --output it saves the chapter in place.)
 # `make format` applies the formatter and ruff's safe fixes to the same files;
 # tools/format_chapters.py writes the chapters' code cells back through jupytext.
 LINT_PATHS := gmmlib tests benchmarks _ext tools
@@ -68,12 +70,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check --output-format concise $(LINT_PATHS) || status=1; \
 	for chapter in $(CHAPTERS); do \
 		notebook=$${chapter%.md}.ipynb; \
-		$(BIN)/jupytext --quiet --pipe-fmt ipynb $$chapter \
-			--check "$(BIN)/ruff check --quiet --stdin-filename $$notebook -" \
-			|| status=1; \
-		$(BIN)/jupytext --quiet --pipe-fmt ipynb $$chapter \
-			--check "$(BIN)/ruff format --diff --stdin-filename $$notebook -" \
-			|| status=1; \
+		$(BIN)/jupytext --quiet --to ipynb --output - $$chapter \
+			| $(BIN)/ruff check --stdin-filename $$notebook - || status=1; \
+		$(BIN)/jupytext --quiet --to ipynb --output - $$chapter \
+			| $(BIN)/ruff format --diff --stdin-filename $$notebook - || status=1; \
 	done; \
 	exit $$status
 

@@ -13,8 +13,8 @@ figure caption written as a `|` block) into a quoted string, so multi-line
 strings are written as `|` blocks again. A chapter that jupytext would not write
 back exactly as it is stops the script before anything is written.
 
-`make lint` does not use this script: it checks the chapters with jupytext's
-own `--check` option (see the Makefile).
+`make lint` does not use this script: it pipes each chapter from
+`jupytext --to ipynb --output -` into ruff, which reads it as a notebook.
 """
 
 import subprocess
