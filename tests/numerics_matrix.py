@@ -142,7 +142,12 @@ def run(command, env, log_file):
     with open(log_file, "w") as output:
         return (
             subprocess.run(
-                command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,  # a failure is reported by the return value
             ).returncode
             == 0
         )

@@ -58,8 +58,9 @@ GREEK = [
     "ell",
 ]
 SYMBOL = re.compile(
-    r"\\(?:(%s)(?![A-Za-z])|(mathcal|mathbb|mathscr)\s*\{?\s*([A-Za-z])\b)"
-    % "|".join(GREEK)
+    r"\\(?:("
+    + "|".join(GREEK)
+    + r")(?![A-Za-z])|(mathcal|mathbb|mathscr)\s*\{?\s*([A-Za-z])\b)"
 )
 CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```[ \t]*$", re.MULTILINE | re.DOTALL)
 

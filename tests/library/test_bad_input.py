@@ -82,8 +82,10 @@ FIT_CASES = {
         {"n_components": 0},
         lambda m: m.fit(X),
         InvalidParameterError,
-        r"'n_components' parameter of GaussianMixture must be an int "
-        r"in the range \[1, inf\). Got 0 instead",
+        (
+            r"'n_components' parameter of GaussianMixture must be an int "
+            r"in the range \[1, inf\). Got 0 instead"
+        ),
     ),
     "n_components_float": (
         {"n_components": 1.5},
@@ -95,8 +97,10 @@ FIT_CASES = {
         {"covariance_type": "banana"},
         lambda m: m.fit(X),
         InvalidParameterError,
-        r"'covariance_type' parameter of GaussianMixture must be a str "
-        r"among .*Got 'banana' instead",
+        (
+            r"'covariance_type' parameter of GaussianMixture must be a str "
+            r"among .*Got 'banana' instead"
+        ),
     ),
     "init_params": (
         {"init_params": "banana"},
@@ -108,8 +112,10 @@ FIT_CASES = {
         {"tol": -1},
         lambda m: m.fit(X),
         InvalidParameterError,
-        r"'tol' parameter of GaussianMixture must be a float in the range "
-        r"\[0.0, inf\)",
+        (
+            r"'tol' parameter of GaussianMixture must be a float in the range "
+            r"\[0.0, inf\)"
+        ),
     ),
     "negative_reg_covar": (
         {"reg_covar": -1},
@@ -133,15 +139,19 @@ FIT_CASES = {
         {"n_components": 2, "weights_init": [0.2, 0.3, 0.5]},
         lambda m: m.fit(X),
         ValueError,
-        r"The parameter 'weights' should have the shape of \(2,\), "
-        r"but got \(3,\)",
+        (
+            r"The parameter 'weights' should have the shape of \(2,\), "
+            r"but got \(3,\)"
+        ),
     ),
     "weights_init_range": (
         {"n_components": 2, "weights_init": [-0.2, 1.2]},
         lambda m: m.fit(X),
         ValueError,
-        r"'weights' should be in the range \[0, 1\], but got max value "
-        r"1.20000, min value -0.20000",
+        (
+            r"'weights' should be in the range \[0, 1\], but got max value "
+            r"1.20000, min value -0.20000"
+        ),
     ),
     "weights_init_sum": (
         {"n_components": 2, "weights_init": [0.2, 0.3]},
@@ -153,8 +163,10 @@ FIT_CASES = {
         {"n_components": 2, "means_init": [[0, 0, 0], [1, 1, 1]]},
         lambda m: m.fit(X),
         ValueError,
-        r"The parameter 'means' should have the shape of \(2, 2\), "
-        r"but got \(2, 3\)",
+        (
+            r"The parameter 'means' should have the shape of \(2, 2\), "
+            r"but got \(2, 3\)"
+        ),
     ),
     "precisions_init_shape": (
         {"n_components": 2, "precisions_init": np.ones((2, 3, 3))},

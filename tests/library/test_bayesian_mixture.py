@@ -110,6 +110,7 @@ def assert_same_fit(ours, theirs, rtol=RTOL):
     for ours_part, theirs_part in zip(
         np.atleast_2d(ours.weight_concentration_),
         np.atleast_2d(theirs.weight_concentration_),
+        strict=True,
     ):
         assert_allclose(ours_part, theirs_part, rtol=rtol)
     # Priors: the same few formulas on data moments (n u = 1e-13); largest
@@ -505,8 +506,10 @@ def small():
         (
             dict(covariance_type="spherical", covariance_prior=[1.0, 2.0]),
             ValueError,
-            r"The parameter 'spherical covariance_prior' should be a float, but got an array "
-            r"of shape \(2,\)",
+            (
+                r"The parameter 'spherical covariance_prior' should be a float, but got an array "
+                r"of shape \(2,\)"
+            ),
         ),
         (
             dict(weight_concentration_prior_type="pitman_yor"),
@@ -516,8 +519,10 @@ def small():
         (
             dict(weight_concentration_prior=0.0),
             ValueError,
-            r"The 'weight_concentration_prior' parameter .* must be None or a float in the "
-            r"range \(0.0, inf\)",
+            (
+                r"The 'weight_concentration_prior' parameter .* must be None or a float in the "
+                r"range \(0.0, inf\)"
+            ),
         ),
         (
             dict(covariance_type="banded"),

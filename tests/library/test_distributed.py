@@ -29,11 +29,13 @@ X, _ = make_blobs_mixture(3000, n_components=3, n_features=3, random_state=12)
 @pytest.fixture(scope="module")
 def client():
     """A one-worker in-process cluster; computations inside the tests go through it."""
-    with distributed.LocalCluster(
-        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
-    ) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
+    with (
+        distributed.LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 def fit_both(data, **settings):

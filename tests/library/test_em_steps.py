@@ -102,7 +102,9 @@ def test_statistics_from_resp_are_the_weighted_sums(covariance_type):
     sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
     ours = statistics_from_resp(X, resp, covariance_type, sample_weight, shift)
     for got, expected in zip(
-        ours, direct_statistics(X - shift, resp, covariance_type, sample_weight)
+        ours,
+        direct_statistics(X - shift, resp, covariance_type, sample_weight),
+        strict=True,
     ):
         assert_allclose(got, expected, rtol=SUM_RTOL, atol=SUM_ATOL)
 

@@ -58,7 +58,9 @@ def scipy_log_joint(X, params):
     return np.column_stack(
         [
             np.log(w) + stats.multivariate_normal.logpdf(X, mean, cov)
-            for w, mean, cov in zip(params.weights, params.means, covariances)
+            for w, mean, cov in zip(
+                params.weights, params.means, covariances, strict=True
+            )
         ]
     )
 
@@ -168,7 +170,7 @@ def test_entropy_values():
     sample_weight = np.arange(n_samples, dtype=float)
     assert_allclose(
         entropy(resp, sample_weight),
-        sum(w * stats.entropy(row) for w, row in zip(sample_weight, resp)),
+        sum(w * stats.entropy(row) for w, row in zip(sample_weight, resp, strict=True)),
         rtol=RTOL,
     )
 

@@ -168,7 +168,7 @@ def test_inverse_wishart_draws_match_scipy(n_features, dof):
     theirs = theirs.reshape(n_draws, n_features, n_features)
     # Same law entry by entry (two-sample Kolmogorov-Smirnov) and for the
     # log-determinant; p > 1e-3 fails a correct sampler once in 1000 seeds.
-    for i, j in zip(*np.tril_indices(n_features)):
+    for i, j in zip(*np.tril_indices(n_features), strict=True):
         assert stats.ks_2samp(ours[:, i, j], theirs[:, i, j]).pvalue > 1e-3
     assert (
         stats.ks_2samp(np.linalg.slogdet(ours)[1], np.linalg.slogdet(theirs)[1]).pvalue

@@ -138,13 +138,13 @@ def test_reaches_the_batch_em_fixed_point(name, covariance_type):
     # relative seen; bound 1e-10); the parameters, of size ~1, differ by 0.09 of
     # the allowed rtol 1e-4 plus atol 1e-5 at most.
     assert_allclose(result.log_likelihoods[-1], batch.score(X) * len(X), rtol=1e-10)
-    for name in ["weights", "means", "covariances"]:
+    for attribute in ["weights", "means", "covariances"]:
         assert_allclose(
-            getattr(result.params, name),
-            getattr(batch, name + "_"),
+            getattr(result.params, attribute),
+            getattr(batch, attribute + "_"),
             rtol=1e-4,
             atol=1e-5,
-            err_msg=name,
+            err_msg=attribute,
         )
 
 

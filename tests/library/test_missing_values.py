@@ -88,7 +88,7 @@ def test_missingness_patterns_partition_the_rows():
     all_rows = np.sort(np.concatenate(patterns.rows))
     assert_array_equal(all_rows, np.arange(len(X)))
     assert len(np.unique(patterns.observed, axis=0)) == len(patterns.observed)
-    for observed, rows in zip(patterns.observed, patterns.rows):
+    for observed, rows in zip(patterns.observed, patterns.rows, strict=True):
         assert_array_equal(
             ~np.isnan(X[rows]), np.broadcast_to(observed, (len(rows), 4))
         )
@@ -224,7 +224,9 @@ def test_e_step_without_missing_values_is_the_ordinary_e_step(covariance_type):
             err_msg=name,
         )
     for a, b in zip(
-        estimate_log_prob_resp_missing(X, params), estimate_log_prob_resp(X, params)
+        estimate_log_prob_resp_missing(X, params),
+        estimate_log_prob_resp(X, params),
+        strict=True,
     ):
         assert_allclose(a, b, rtol=1e-11, atol=1e-300)
 

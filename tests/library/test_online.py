@@ -86,7 +86,8 @@ def test_stepwise_update_follows_the_formula(
             averages
             if running is None
             else [
-                (1 - eta) * old + eta * value for old, value in zip(running, averages)
+                (1 - eta) * old + eta * value
+                for old, value in zip(running, averages, strict=True)
             ]
         )
         assert_allclose(stepwise.statistics.nk, running[0], rtol=STEP_RTOL)
