@@ -1,5 +1,6 @@
 # Two commands: `make book` builds the site, `make test` runs the tests.
-# Both create the virtual environment in .venv on first use.
+# Both create the virtual environment in .venv on first use. `make lint` checks
+# the code with ruff, `make format` rewrites it.
 
 PYTHON ?= python3
 VENV := .venv
@@ -25,7 +26,7 @@ test: export MKL_NUM_THREADS := 1
 # that try to reach the network fail.
 book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/book/offline
 
-.PHONY: venv book test check-numerics ipynb notebooks lab check-site chromium bench clean
+.PHONY: venv book test lint format check-numerics ipynb notebooks lab check-site chromium bench clean
 
 venv: $(STAMP)
 
@@ -51,6 +52,35 @@ test: $(STAMP)
 	$(MAKE) -j 2 $(NBVAL_NOTEBOOKS)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider --nbval \
 		--nbval-current-env $(NBVAL_NOTEBOOKS)
+
+# ruff over the Python sources (settings in pyproject.toml) and over the code
+# cells of the chapters (chapters/ruff.toml: 79 columns). jupytext converts each
+# chapter to a notebook on stdout and ruff reads it from stdin as that chapter's
+# .ipynb, so ruff's notebook mode applies (IPython magics, rules taken cell by
+# cell) and its reports name the chapter and the cell (counting all cells from
+# 1). Nothing is written. Every check runs; the target fails if any failed.
+# (Not `jupytext --check`: without --output it saves the chapter in place.)
+# `make format` applies the formatter and ruff's safe fixes to the same files;
+# tools/format_chapters.py writes the chapters' code cells back through jupytext.
+LINT_PATHS := gmmlib tests benchmarks _ext tools
+
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/ruff check $(LINT_PATHS) || status=1; \
+	$(BIN)/ruff format --check --output-format concise $(LINT_PATHS) || status=1; \
+	for chapter in $(CHAPTERS); do \
+		notebook=$${chapter%.md}.ipynb; \
+		$(BIN)/jupytext --quiet --to ipynb --output - $$chapter \
+			| $(BIN)/ruff check --stdin-filename $$notebook - || status=1; \
+		$(BIN)/jupytext --quiet --to ipynb --output - $$chapter \
+			| $(BIN)/ruff format --diff --stdin-filename $$notebook - || status=1; \
+	done; \
+	exit $$status
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix-only $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/python tools/format_chapters.py $(CHAPTERS)
 
 # The numerics matrix: the pytest suite and every chapter under each OpenBLAS kernel
 # the CPU can run, with one and three BLAS threads, and with small gmmlib blocks

@@ -67,8 +67,11 @@ def exported_objects(package):
             module = obj.__module__
         else:
             module = next(
-                (mod.__name__ for mod in map(importlib.import_module, all_modules(package))
-                 if getattr(mod, name, None) is obj),
+                (
+                    mod.__name__
+                    for mod in map(importlib.import_module, all_modules(package))
+                    if getattr(mod, name, None) is obj
+                ),
                 package.__name__,
             )
         rows.append((name, obj, module))
@@ -77,16 +80,21 @@ def exported_objects(package):
 
 def all_modules(package):
     """Names of the package's modules that do not start with an underscore."""
-    return [f"{package.__name__}.{info.name}"
-            for info in pkgutil.iter_modules(package.__path__)
-            if not info.name.startswith("_")]
+    return [
+        f"{package.__name__}.{info.name}"
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_")
+    ]
 
 
 def documented_modules(package):
     """Public modules, and the modules that define an exported name, sorted."""
     modules = set(all_modules(package))
-    modules.update(module for _, obj, module in exported_objects(package)
-                   if not inspect.ismodule(obj))
+    modules.update(
+        module
+        for _, obj, module in exported_objects(package)
+        if not inspect.ismodule(obj)
+    )
     return sorted(modules)
 
 
@@ -100,7 +108,13 @@ def reference(name, obj, module):
     """A cross-reference to the entry that ``automodule`` writes for the object."""
     if inspect.ismodule(obj):
         return f":py:mod:`{name} <{module}>`"
-    role = "class" if inspect.isclass(obj) else "func" if inspect.isroutine(obj) else "data"
+    role = (
+        "class"
+        if inspect.isclass(obj)
+        else "func"
+        if inspect.isroutine(obj)
+        else "data"
+    )
     return f":py:{role}:`{name} <{module}.{name}>`"
 
 
@@ -109,26 +123,41 @@ class SummaryDirective(SphinxDirective):
 
     def run(self):
         package = importlib.import_module(PACKAGE)
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 30 25 45", "",
-                 f"   * - ``from {PACKAGE} import ...``", "     - Defined in", "     - Summary"]
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 30 25 45",
+            "",
+            f"   * - ``from {PACKAGE} import ...``",
+            "     - Defined in",
+            "     - Summary",
+        ]
         for name, obj, module in exported_objects(package):
             if not module.startswith(PACKAGE):
-                logger.warning(f"{PACKAGE}.{name} is defined in {module}, outside {PACKAGE}: "
-                               "the API reference cannot document it",
-                               location=self.get_location())
+                logger.warning(
+                    f"{PACKAGE}.{name} is defined in {module}, outside {PACKAGE}: "
+                    "the API reference cannot document it",
+                    location=self.get_location(),
+                )
             if not inspect.getdoc(obj):
-                logger.warning(f"{PACKAGE}.{name} has no docstring",
-                               location=self.get_location())
+                logger.warning(
+                    f"{PACKAGE}.{name} has no docstring", location=self.get_location()
+                )
             # currentmodule: a summary that says :func:`name` means a name of its own module
-            lines += [f"   * - {reference(name, obj, module)}",
-                      f"     - .. py:currentmodule:: {module}",
-                      "",
-                      f"       :py:mod:`{module}`",
-                      f"     - {summary_line(obj)}"]
+            lines += [
+                f"   * - {reference(name, obj, module)}",
+                f"     - .. py:currentmodule:: {module}",
+                "",
+                f"       :py:mod:`{module}`",
+                f"     - {summary_line(obj)}",
+            ]
         lines += ["", ".. py:currentmodule:: None"]
         container = nodes.container(classes=["gmmlib-api-summary"])
-        self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]),
-                                self.content_offset, container)
+        self.state.nested_parse(
+            StringList(lines, source=self.get_source_info()[0]),
+            self.content_offset,
+            container,
+        )
         return [container]
 
 
@@ -143,9 +172,16 @@ class ModulesDirective(SphinxDirective):
             self.env.note_dependency(importlib.import_module(module).__file__)
             section = nodes.section(ids=[nodes.make_id(f"api-{module}")])
             section += nodes.title(module, "", nodes.literal(module, module))
-            lines = [f".. automodule:: {module}", "   :members:", "   :inherited-members:"]
-            self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]),
-                                    self.content_offset, section)
+            lines = [
+                f".. automodule:: {module}",
+                "   :members:",
+                "   :inherited-members:",
+            ]
+            self.state.nested_parse(
+                StringList(lines, source=self.get_source_info()[0]),
+                self.content_offset,
+                section,
+            )
             sections.append(section)
         return sections
 
@@ -158,7 +194,12 @@ def skip_foreign_members(app, what, name, obj, skip, options):
     refer to its glossary, which this book does not have.
     """
     module = getattr(obj, "__module__", None)
-    if what == "class" and inspect.isroutine(obj) and module and not module.startswith(PACKAGE):
+    if (
+        what == "class"
+        and inspect.isroutine(obj)
+        and module
+        and not module.startswith(PACKAGE)
+    ):
         return True
     return None
 
@@ -178,7 +219,9 @@ def literal_attributes_in_types(app, what, name, obj, options, lines):
     for index, line in enumerate(lines):
         match = PARAMETER_LINE.match(line)
         if match and "`" not in match.group(2):
-            lines[index] = match.group(1) + FITTED_ATTRIBUTE.sub(r"``\1``", match.group(2))
+            lines[index] = match.group(1) + FITTED_ATTRIBUTE.sub(
+                r"``\1``", match.group(2)
+            )
 
 
 def resolve_public_names(app, env, node, contnode):
@@ -192,14 +235,18 @@ def resolve_public_names(app, env, node, contnode):
     if node.get("refdomain") != "py" or not target.startswith(PACKAGE + "."):
         return None
     package = importlib.import_module(PACKAGE)
-    name, _, rest = target[len(PACKAGE) + 1:].partition(".")
-    defined_in = {exported: module for exported, obj, module in exported_objects(package)
-                  if not inspect.ismodule(obj)}
+    name, _, rest = target[len(PACKAGE) + 1 :].partition(".")
+    defined_in = {
+        exported: module
+        for exported, obj, module in exported_objects(package)
+        if not inspect.ismodule(obj)
+    }
     if name not in defined_in or defined_in[name] == PACKAGE:
         return None
     canonical = ".".join(filter(None, [defined_in[name], name, rest]))
-    return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder,
-                                             node["reftype"], canonical, node, contnode)
+    return env.get_domain("py").resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
+    )
 
 
 def setup(app):

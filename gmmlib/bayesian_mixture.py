@@ -48,13 +48,21 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .covariance import (covariances_from_statistics, log_det_cholesky, nonzero_counts,
-                         precision_cholesky_from_covariances, precisions_from_cholesky)
+from .covariance import (
+    covariances_from_statistics,
+    log_det_cholesky,
+    nonzero_counts,
+    precision_cholesky_from_covariances,
+    precisions_from_cholesky,
+)
 from .em_steps import MixtureParameters
 from .free_energy import entropy_from_statistics
 from .mixture import BaseMixture
-from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
-                         check_mean_prior)
+from .validation import (
+    check_covariance_prior,
+    check_degrees_of_freedom_prior,
+    check_mean_prior,
+)
 
 WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
@@ -187,13 +195,19 @@ def _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type):
     r""":math:`W_k^{-1}` for each covariance type, batched over components."""
     shrink = priors.mean_precision * nk / mean_precision
     if covariance_type == "full":
-        return (priors.covariance + nk[:, None, None] * sk
-                + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :])
+        return (
+            priors.covariance
+            + nk[:, None, None] * sk
+            + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
+        )
     n_components = len(nk)
     if covariance_type == "tied":
         # One Wishart for all components; each holds a 1/K share of the data.
-        return (priors.covariance + sk * nk.sum() / n_components
-                + (shrink[:, None] * diff).T @ diff / n_components)
+        return (
+            priors.covariance
+            + sk * nk.sum() / n_components
+            + (shrink[:, None] * diff).T @ diff / n_components
+        )
     if covariance_type == "diag":
         return priors.covariance + nk[:, None] * sk + shrink[:, None] * diff**2
     return priors.covariance + nk * sk + shrink * np.mean(diff**2, axis=1)
@@ -227,8 +241,9 @@ def update_posterior(stats, priors, covariance_type, reg_covar):
     """
     nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
-    sk = covariances_from_statistics(nk, centred_means, stats.second_moments,
-                                     covariance_type, reg_covar)
+    sk = covariances_from_statistics(
+        nk, centred_means, stats.second_moments, covariance_type, reg_covar
+    )
     diff = centred_means - (priors.mean - stats.shift)
     mean_precision = priors.mean_precision + nk
     means = priors.mean + nk[:, None] * diff / mean_precision[:, None]
@@ -237,17 +252,20 @@ def update_posterior(stats, priors, covariance_type, reg_covar):
     else:
         degrees_of_freedom = priors.degrees_of_freedom + nk
     scale = _wishart_scale(nk, diff, mean_precision, priors, sk, covariance_type)
-    covariances = scale / np.reshape(degrees_of_freedom,
-                                     np.shape(degrees_of_freedom)
-                                     + (1,) * (scale.ndim - np.ndim(degrees_of_freedom)))
+    covariances = scale / np.reshape(
+        degrees_of_freedom,
+        np.shape(degrees_of_freedom)
+        + (1,) * (scale.ndim - np.ndim(degrees_of_freedom)),
+    )
     return VariationalPosterior(
         weight_concentration=update_weight_concentration(nk, priors),
         mean_precision=mean_precision,
         means=means,
         degrees_of_freedom=degrees_of_freedom,
         covariances=covariances,
-        precisions_cholesky=precision_cholesky_from_covariances(covariances,
-                                                                covariance_type),
+        precisions_cholesky=precision_cholesky_from_covariances(
+            covariances, covariance_type
+        ),
     )
 
 
@@ -265,10 +283,12 @@ def expected_log_gaussian_offset(posterior, n_features):
     offset : ndarray of shape (n_components,)
     """
     nu = np.asarray(posterior.degrees_of_freedom, dtype=np.float64)
-    log_lambda = (n_features * math.log(2.0)
-                  + digamma(0.5 * (nu[..., None] - np.arange(n_features))).sum(axis=-1))
-    return 0.5 * (log_lambda - n_features * np.log(nu)
-                  - n_features / posterior.mean_precision)
+    log_lambda = n_features * math.log(2.0) + digamma(
+        0.5 * (nu[..., None] - np.arange(n_features))
+    ).sum(axis=-1)
+    return 0.5 * (
+        log_lambda - n_features * np.log(nu) - n_features / posterior.mean_precision
+    )
 
 
 def variational_log_weights(posterior, priors, n_features):
@@ -281,9 +301,9 @@ def variational_log_weights(posterior, priors, n_features):
     -------
     log_weights : ndarray of shape (n_components,)
     """
-    return (expected_log_weights(posterior.weight_concentration,
-                                 priors.weight_concentration_type)
-            + expected_log_gaussian_offset(posterior, n_features))
+    return expected_log_weights(
+        posterior.weight_concentration, priors.weight_concentration_type
+    ) + expected_log_gaussian_offset(posterior, n_features)
 
 
 def lower_bound(posterior, priors, entropy, covariance_type):
@@ -318,12 +338,16 @@ def lower_bound(posterior, priors, entropy, covariance_type):
     n_components, n_features = posterior.means.shape
     nu = posterior.degrees_of_freedom
     # 0.5 log|W_k| = log|P_k| - 0.5 d log nu_k, since P_k P_k^T = nu_k W_k.
-    half_log_det_w = (log_det_cholesky(posterior.precisions_cholesky, covariance_type,
-                                       n_features)
-                      - 0.5 * n_features * np.log(nu))
-    log_wishart_norm = -(nu * half_log_det_w + nu * n_features * 0.5 * math.log(2.0)
-                         + gammaln(0.5 * (np.asarray(nu)[..., None]
-                                          - np.arange(n_features))).sum(axis=-1))
+    half_log_det_w = log_det_cholesky(
+        posterior.precisions_cholesky, covariance_type, n_features
+    ) - 0.5 * n_features * np.log(nu)
+    log_wishart_norm = -(
+        nu * half_log_det_w
+        + nu * n_features * 0.5 * math.log(2.0)
+        + gammaln(0.5 * (np.asarray(nu)[..., None] - np.arange(n_features))).sum(
+            axis=-1
+        )
+    )
     if covariance_type == "tied":
         log_wishart_norm = n_components * log_wishart_norm
     if priors.weight_concentration_type == "dirichlet_process":
@@ -331,8 +355,12 @@ def lower_bound(posterior, priors, entropy, covariance_type):
     else:
         alpha = posterior.weight_concentration
         log_weight_norm = gammaln(np.sum(alpha)) - np.sum(gammaln(alpha))
-    return float(entropy - np.sum(log_wishart_norm) - log_weight_norm
-                 - 0.5 * n_features * np.sum(np.log(posterior.mean_precision)))
+    return float(
+        entropy
+        - np.sum(log_wishart_norm)
+        - log_weight_norm
+        - 0.5 * n_features * np.sum(np.log(posterior.mean_precision))
+    )
 
 
 class BayesianGaussianMixture(BaseMixture):
@@ -424,21 +452,42 @@ degrees_of_freedom_prior_, covariance_prior_
 
     _parameter_constraints = BaseMixture._parameter_constraints | {
         "weight_concentration_prior_type": [StrOptions(set(WEIGHT_PRIOR_TYPES))],
-        "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
+        "weight_concentration_prior": [
+            None,
+            Interval(Real, 0.0, None, closed="neither"),
+        ],
         "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "mean_prior": [None, "array-like"],
         "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
-        "covariance_prior": [None, "array-like",
-                             Interval(Real, 0.0, None, closed="neither")],
+        "covariance_prior": [
+            None,
+            "array-like",
+            Interval(Real, 0.0, None, closed="neither"),
+        ],
     }
 
-    def __init__(self, *, n_components=1, covariance_type="full", tol=1e-3,
-                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
-                 weight_concentration_prior_type="dirichlet_process",
-                 weight_concentration_prior=None, mean_precision_prior=None,
-                 mean_prior=None, degrees_of_freedom_prior=None, covariance_prior=None,
-                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 missing_values="error"):
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        missing_values="error",
+    ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -470,55 +519,85 @@ degrees_of_freedom_prior_, covariance_prior_
             mean = check_mean_prior(self.mean_prior, n_features)
         if self.covariance_prior is None:
             covariance = data.column_covariance()
-            covariance = {"full": covariance, "tied": covariance,
-                          "diag": np.diag(covariance).copy(),
-                          "spherical": float(np.diag(covariance).mean())
-                          }[self.covariance_type]
+            covariance = {
+                "full": covariance,
+                "tied": covariance,
+                "diag": np.diag(covariance).copy(),
+                "spherical": float(np.diag(covariance).mean()),
+            }[self.covariance_type]
         else:
-            covariance = check_covariance_prior(self.covariance_prior,
-                                                self.covariance_type, n_features)
-        self.weight_concentration_prior_ = (1.0 / self.n_components
-                                            if self.weight_concentration_prior is None
-                                            else self.weight_concentration_prior)
-        self.mean_precision_prior_ = (1.0 if self.mean_precision_prior is None
-                                      else self.mean_precision_prior)
+            covariance = check_covariance_prior(
+                self.covariance_prior, self.covariance_type, n_features
+            )
+        self.weight_concentration_prior_ = (
+            1.0 / self.n_components
+            if self.weight_concentration_prior is None
+            else self.weight_concentration_prior
+        )
+        self.mean_precision_prior_ = (
+            1.0 if self.mean_precision_prior is None else self.mean_precision_prior
+        )
         self.mean_prior_ = np.asarray(mean, dtype=np.float64)
-        self.degrees_of_freedom_prior_ = (n_features if self.degrees_of_freedom_prior is None
-                                          else self.degrees_of_freedom_prior)
-        self.covariance_prior_ = (covariance if self.covariance_type == "spherical"
-                                  else np.asarray(covariance, dtype=np.float64))
+        self.degrees_of_freedom_prior_ = (
+            n_features
+            if self.degrees_of_freedom_prior is None
+            else self.degrees_of_freedom_prior
+        )
+        self.covariance_prior_ = (
+            covariance
+            if self.covariance_type == "spherical"
+            else np.asarray(covariance, dtype=np.float64)
+        )
 
     def _priors(self):
         """The prior attributes as :class:`Priors`."""
-        return Priors(self.weight_concentration_prior_type,
-                      self.weight_concentration_prior_, self.mean_precision_prior_,
-                      self.mean_prior_, self.degrees_of_freedom_prior_,
-                      self.covariance_prior_)
+        return Priors(
+            self.weight_concentration_prior_type,
+            self.weight_concentration_prior_,
+            self.mean_precision_prior_,
+            self.mean_prior_,
+            self.degrees_of_freedom_prior_,
+            self.covariance_prior_,
+        )
 
     def _initial_state(self, data, random_state):
         """Posterior from the starting responsibilities (one M-step, as scikit-learn)."""
-        return update_posterior(self._starting_statistics(data, random_state),
-                                self._priors(), self.covariance_type, self.reg_covar)
+        return update_posterior(
+            self._starting_statistics(data, random_state),
+            self._priors(),
+            self.covariance_type,
+            self.reg_covar,
+        )
 
     def _fitted_state(self):
         return VariationalPosterior(
-            self.weight_concentration_, self.mean_precision_,
-            self.means_.astype(np.float64), self.degrees_of_freedom_,
+            self.weight_concentration_,
+            self.mean_precision_,
+            self.means_.astype(np.float64),
+            self.degrees_of_freedom_,
             self.covariances_.astype(np.float64),
-            self.precisions_cholesky_.astype(np.float64))
+            self.precisions_cholesky_.astype(np.float64),
+        )
 
     def _parameters(self, posterior):
         r""":math:`\mathcal{N}(m_k, (\nu_k W_k)^{-1})` and :func:`variational_log_weights`."""
-        weights = weights_from_concentration(posterior.weight_concentration,
-                                             self.weight_concentration_prior_type)
-        params = MixtureParameters(weights, posterior.means, posterior.covariances,
-                                   posterior.precisions_cholesky, self.covariance_type)
+        weights = weights_from_concentration(
+            posterior.weight_concentration, self.weight_concentration_prior_type
+        )
+        params = MixtureParameters(
+            weights,
+            posterior.means,
+            posterior.covariances,
+            posterior.precisions_cholesky,
+            self.covariance_type,
+        )
         n_features = posterior.means.shape[1]
         return params, variational_log_weights(posterior, self._priors(), n_features)
 
     def _m_step(self, stats, posterior):
-        return update_posterior(stats, self._priors(), self.covariance_type,
-                                self.reg_covar)
+        return update_posterior(
+            stats, self._priors(), self.covariance_type, self.reg_covar
+        )
 
     def _lower_bound(self, stats, posterior, new_posterior):
         """:func:`lower_bound` after the update, with the entropy of the E-step before it."""
@@ -530,10 +609,11 @@ degrees_of_freedom_prior_, covariance_prior_
         self.mean_precision_ = posterior.mean_precision
         self.degrees_of_freedom_ = posterior.degrees_of_freedom
         self.weights_ = weights_from_concentration(
-            posterior.weight_concentration,
-            self.weight_concentration_prior_type).astype(dtype)
+            posterior.weight_concentration, self.weight_concentration_prior_type
+        ).astype(dtype)
         self.means_ = posterior.means.astype(dtype)
         self.covariances_ = posterior.covariances.astype(dtype)
         self.precisions_cholesky_ = posterior.precisions_cholesky.astype(dtype)
-        self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
-                                                    self.covariance_type)
+        self.precisions_ = precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )

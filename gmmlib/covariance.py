@@ -162,11 +162,15 @@ def rounding_floor(nk, second_moments, covariance_type):
 def _degenerate(dtype, component=None):
     message = DEGENERATE_COVARIANCE_MESSAGE
     if dtype == np.float32:
-        message += (" The numerical accuracy can also be improved by passing "
-                    "float64 data instead of float32.")
+        message += (
+            " The numerical accuracy can also be improved by passing "
+            "float64 data instead of float32."
+        )
     if component is not None:
-        message += (f" Component {component} has a covariance that is not positive "
-                    "definite, or singular to working precision.")
+        message += (
+            f" Component {component} has a covariance that is not positive "
+            "definite, or singular to working precision."
+        )
     return ValueError(message)
 
 
@@ -178,7 +182,7 @@ def _triangular_inverse(factors, lower):
     milliseconds for its threads. ``trtri`` on one small matrix does not.
     """
     stack = factors.reshape((-1,) + factors.shape[-2:])
-    trtri, = get_lapack_funcs(("trtri",), (stack,))
+    (trtri,) = get_lapack_funcs(("trtri",), (stack,))
     inverse = np.empty_like(stack)
     for k, factor in enumerate(stack):
         inverse[k], info = trtri(factor, lower=lower)
@@ -264,8 +268,9 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     r"""Covariances :math:`\Sigma = (P P^\top)^{-1} = P^{-\top} P^{-1}` from the factors."""
     if covariance_type in ("full", "tied"):
-        inverse = _triangular_inverse(np.asarray(precisions_cholesky, dtype=np.float64),
-                                      lower=False)
+        inverse = _triangular_inverse(
+            np.asarray(precisions_cholesky, dtype=np.float64), lower=False
+        )
         return np.swapaxes(inverse, -1, -2) @ inverse
     return 1.0 / precisions_cholesky**2
 
@@ -294,7 +299,6 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
         "diag": n_components * n_features,
         "spherical": n_components,
     }[covariance_type]
-
 
 
 def full_covariances(covariances, covariance_type, n_components, n_features):

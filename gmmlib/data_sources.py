@@ -24,10 +24,20 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import validate_data
 
 from . import distributed
-from .em_steps import (SufficientStatistics, as_shift, e_step, estimate_log_prob_resp,
-                       moments_from_resp, unpack_moments)
-from .missing_values import (e_step_missing, estimate_log_prob_resp_missing,
-                             fill_with_column_means, missingness_patterns)
+from .em_steps import (
+    SufficientStatistics,
+    as_shift,
+    e_step,
+    estimate_log_prob_resp,
+    moments_from_resp,
+    unpack_moments,
+)
+from .missing_values import (
+    e_step_missing,
+    estimate_log_prob_resp_missing,
+    fill_with_column_means,
+    missingness_patterns,
+)
 from .runtime import blas_threads
 from .validation import check_sample_weight
 
@@ -41,8 +51,15 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 DASK_START_SAMPLE_ROWS = 10_000
 
 
-def data_source(estimator, X, sample_weight=None, *, missing_values="error", reset=True,
-                min_samples=1):
+def data_source(
+    estimator,
+    X,
+    sample_weight=None,
+    *,
+    missing_values="error",
+    reset=True,
+    min_samples=1,
+):
     """Validate X for ``estimator`` and wrap it in the class for its kind.
 
     Parameters
@@ -64,13 +81,19 @@ def data_source(estimator, X, sample_weight=None, *, missing_values="error", res
     """
     if distributed.is_dask_array(X):
         validate_data(estimator, X, skip_check_array=True, reset=reset)
-        return DaskData(distributed.check_dask_array(X, min_samples,
-                                                     type(estimator).__name__),
-                        sample_weight)
+        return DaskData(
+            distributed.check_dask_array(X, min_samples, type(estimator).__name__),
+            sample_weight,
+        )
     marginalize = missing_values == "marginalize"
-    X = validate_data(estimator, X, dtype=[np.float64, np.float32], reset=reset,
-                      ensure_min_samples=min_samples,
-                      ensure_all_finite="allow-nan" if marginalize else True)
+    X = validate_data(
+        estimator,
+        X,
+        dtype=[np.float64, np.float32],
+        reset=reset,
+        ensure_min_samples=min_samples,
+        ensure_all_finite="allow-nan" if marginalize else True,
+    )
     sample_weight = check_sample_weight(sample_weight, X.shape[0])
     if marginalize and np.isnan(X).any():
         return MissingValuesData(X, sample_weight)
@@ -104,15 +127,19 @@ def initial_responsibilities(X, n_components, init_params, sample_weight, random
         return resp / resp.sum(axis=1)[:, None]
     resp = np.zeros((n_samples, n_components), dtype=X.dtype)
     if init_params == "kmeans":
-        labels = KMeans(n_clusters=n_components, n_init=1, random_state=random_state).fit(
-            X, sample_weight=sample_weight).labels_
+        labels = (
+            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+            .fit(X, sample_weight=sample_weight)
+            .labels_
+        )
         resp[np.arange(n_samples), labels] = 1
     elif init_params == "random_from_data":
         indices = random_state.choice(n_samples, size=n_components, replace=False)
         resp[indices, np.arange(n_components)] = 1
     else:
-        _, indices = kmeans_plusplus(X, n_components, random_state=random_state,
-                                     sample_weight=sample_weight)
+        _, indices = kmeans_plusplus(
+            X, n_components, random_state=random_state, sample_weight=sample_weight
+        )
         resp[indices, np.arange(n_components)] = 1
     return resp
 
@@ -157,8 +184,9 @@ class InMemoryData:
         self.start_data = X if start_data is None else start_data
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.total_weight = float(self.n_samples if sample_weight is None
-                                  else sample_weight.sum())
+        self.total_weight = float(
+            self.n_samples if sample_weight is None else sample_weight.sum()
+        )
         if sample_weight is None:
             self.mean = self.start_data.mean(axis=0, dtype=np.float64)
         else:
@@ -177,8 +205,11 @@ class InMemoryData:
         covariance : ndarray of shape (n_features, n_features)
         """
         centred = self.start_data.astype(np.float64) - self.mean
-        weighted = centred if self.sample_weight is None else (
-            centred * self.sample_weight[:, None])
+        weighted = (
+            centred
+            if self.sample_weight is None
+            else (centred * self.sample_weight[:, None])
+        )
         return weighted.T @ centred / (self.total_weight - 1)
 
     def statistics_from_responsibilities(self, resp, covariance_type):
@@ -194,21 +225,25 @@ class InMemoryData:
         SufficientStatistics
             Centred on ``shift``; ``log_likelihood`` is NaN.
         """
-        moments = moments_from_resp(self.start_data, resp, covariance_type,
-                                    self.sample_weight, self.shift)
-        return _statistics(moments, covariance_type, self.n_features, self.total_weight,
-                           self.shift)
+        moments = moments_from_resp(
+            self.start_data, resp, covariance_type, self.sample_weight, self.shift
+        )
+        return _statistics(
+            moments, covariance_type, self.n_features, self.total_weight, self.shift
+        )
 
-    def starting_statistics(self, n_components, init_params, covariance_type,
-                            random_state):
+    def starting_statistics(
+        self, n_components, init_params, covariance_type, random_state
+    ):
         """Statistics of the starting responsibilities (:func:`initial_responsibilities`).
 
         Returns
         -------
         SufficientStatistics
         """
-        resp = initial_responsibilities(self.start_data, n_components, init_params,
-                                        self.sample_weight, random_state)
+        resp = initial_responsibilities(
+            self.start_data, n_components, init_params, self.sample_weight, random_state
+        )
         return self.statistics_from_responsibilities(resp, covariance_type)
 
     def e_step(self, params, log_weights=None, shift=None):
@@ -226,8 +261,14 @@ class InMemoryData:
         -------
         SufficientStatistics
         """
-        return e_step(self.X, params, self.sample_weight,
-                      self.shift if shift is None else shift, log_weights, self.n_threads)
+        return e_step(
+            self.X,
+            params,
+            self.sample_weight,
+            self.shift if shift is None else shift,
+            log_weights,
+            self.n_threads,
+        )
 
     def log_prob_resp(self, params, log_weights=None):
         """Log-density of each sample and the responsibilities.
@@ -269,9 +310,14 @@ class MissingValuesData(InMemoryData):
         -------
         SufficientStatistics
         """
-        return e_step_missing(self.X, params, self.sample_weight,
-                              self.shift if shift is None else shift, self.patterns,
-                              log_weights)
+        return e_step_missing(
+            self.X,
+            params,
+            self.sample_weight,
+            self.shift if shift is None else shift,
+            self.patterns,
+            log_weights,
+        )
 
     def log_prob_resp(self, params, log_weights=None):
         """Observed-data log-density of each sample and the responsibilities.
@@ -281,7 +327,9 @@ class MissingValuesData(InMemoryData):
         log_prob_norm : ndarray of shape (n_samples,)
         resp : ndarray of shape (n_samples, n_components)
         """
-        return estimate_log_prob_resp_missing(self.X, params, self.patterns, log_weights)
+        return estimate_log_prob_resp_missing(
+            self.X, params, self.patterns, log_weights
+        )
 
 
 class DaskData:
@@ -302,7 +350,9 @@ class DaskData:
 
     def __init__(self, X, sample_weight=None):
         if sample_weight is not None:
-            raise ValueError("sample_weight is not supported when fitting a dask array.")
+            raise ValueError(
+                "sample_weight is not supported when fitting a dask array."
+            )
         self.X = X
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -326,8 +376,9 @@ class DaskData:
         rows = np.sort(random_state.choice(self.n_samples, size=size, replace=False))
         return self.X[rows].compute()
 
-    def starting_statistics(self, n_components, init_params, covariance_type,
-                            random_state):
+    def starting_statistics(
+        self, n_components, init_params, covariance_type, random_state
+    ):
         """Starting statistics for ``init_params``, computed where the blocks are.
 
         'random_from_data' fetches only the ``n_components`` rows it draws (the
@@ -343,27 +394,38 @@ class DaskData:
         SufficientStatistics
         """
         if init_params == "random":
-            moments = distributed.random_moments(self.X, n_components, covariance_type,
-                                                 self.shift, random_state)
+            moments = distributed.random_moments(
+                self.X, n_components, covariance_type, self.shift, random_state
+            )
         elif init_params == "kmeans":
-            kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+            kmeans = KMeans(
+                n_clusters=n_components, n_init=1, random_state=random_state
+            )
             centres = kmeans.fit(self._sample(random_state)).cluster_centers_
-            moments = distributed.kmeans_moments(self.X, centres.astype(self.dtype),
-                                                 covariance_type, self.shift)
+            moments = distributed.kmeans_moments(
+                self.X, centres.astype(self.dtype), covariance_type, self.shift
+            )
         else:
             if init_params == "random_from_data":
-                indices = random_state.choice(self.n_samples, size=n_components,
-                                              replace=False)
+                indices = random_state.choice(
+                    self.n_samples, size=n_components, replace=False
+                )
                 rows = self.X[indices].compute()
             else:
                 sample = self._sample(random_state)
-                _, indices = kmeans_plusplus(sample, n_components,
-                                             random_state=random_state)
+                _, indices = kmeans_plusplus(
+                    sample, n_components, random_state=random_state
+                )
                 rows = sample[indices]
-            moments = moments_from_resp(rows, np.eye(n_components, dtype=self.dtype),
-                                        covariance_type, shift=self.shift)
-        return _statistics(moments, covariance_type, self.n_features, self.total_weight,
-                           self.shift)
+            moments = moments_from_resp(
+                rows,
+                np.eye(n_components, dtype=self.dtype),
+                covariance_type,
+                shift=self.shift,
+            )
+        return _statistics(
+            moments, covariance_type, self.n_features, self.total_weight, self.shift
+        )
 
     def e_step(self, params, log_weights=None, shift=None):
         """One E-step as a map-reduce (:func:`gmmlib.distributed.e_step`).
@@ -372,8 +434,9 @@ class DaskData:
         -------
         SufficientStatistics
         """
-        return distributed.e_step(self.X, params, self.shift if shift is None else shift,
-                                  log_weights)
+        return distributed.e_step(
+            self.X, params, self.shift if shift is None else shift, log_weights
+        )
 
     def log_prob_resp(self, params, log_weights=None):
         """Log-density of each sample and the responsibilities, gathered in memory.

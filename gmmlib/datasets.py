@@ -11,8 +11,9 @@ def _rng(random_state):
     return np.random.default_rng(random_state)
 
 
-def sample_two_gaussians(n_samples, pi=0.4, mu0=-1.0, sigma0=0.8, mu1=2.0,
-                         sigma1=1.2, random_state=None):
+def sample_two_gaussians(
+    n_samples, pi=0.4, mu0=-1.0, sigma0=0.8, mu1=2.0, sigma1=1.2, random_state=None
+):
     r"""Draw from the one-dimensional two-component mixture of chapter 1.
 
     The generative story: :math:`z_n \sim \mathrm{Bernoulli}(\pi)`, then
@@ -38,8 +39,9 @@ def sample_two_gaussians(n_samples, pi=0.4, mu0=-1.0, sigma0=0.8, mu1=2.0,
     """
     rng = _rng(random_state)
     z = (rng.random(n_samples) < pi).astype(int)
-    y = np.where(z == 1, rng.normal(mu1, sigma1, n_samples),
-                 rng.normal(mu0, sigma0, n_samples))
+    y = np.where(
+        z == 1, rng.normal(mu1, sigma1, n_samples), rng.normal(mu0, sigma0, n_samples)
+    )
     return y, z
 
 
@@ -77,8 +79,9 @@ def make_mixture(n_samples, weights, means, covariances, random_state=None):
     return X, labels
 
 
-def make_blobs_mixture(n_samples=600, n_components=3, n_features=2,
-                       separation=4.0, random_state=None):
+def make_blobs_mixture(
+    n_samples=600, n_components=3, n_features=2, separation=4.0, random_state=None
+):
     """Draw a mixture with random means and random correlated covariances.
 
     ``separation`` scales the spread of the means relative to the unit-size
@@ -107,14 +110,22 @@ def make_blobs_mixture(n_samples=600, n_components=3, n_features=2,
     rng = _rng(random_state)
     weights = rng.dirichlet(np.full(n_components, 5.0))
     means = separation * rng.standard_normal((n_components, n_features))
-    factors = rng.standard_normal((n_components, n_features, n_features)) / np.sqrt(n_features)
+    factors = rng.standard_normal((n_components, n_features, n_features)) / np.sqrt(
+        n_features
+    )
     covariances = factors @ factors.transpose(0, 2, 1) + 0.3 * np.eye(n_features)
     return make_mixture(n_samples, weights, means, covariances, rng)
 
 
-def make_mixture_with_outliers(n_samples=600, n_outliers=30, n_components=3,
-                               n_features=2, separation=4.0, box_scale=2.0,
-                               random_state=None):
+def make_mixture_with_outliers(
+    n_samples=600,
+    n_outliers=30,
+    n_components=3,
+    n_features=2,
+    separation=4.0,
+    box_scale=2.0,
+    random_state=None,
+):
     """A mixture with planted anomalies: uniform draws on a wide box.
 
     The inliers come from :func:`make_blobs_mixture`. The outliers are uniform
@@ -144,11 +155,14 @@ def make_mixture_with_outliers(n_samples=600, n_outliers=30, n_components=3,
         True for the planted anomalies.
     """
     rng = _rng(random_state)
-    inliers, _ = make_blobs_mixture(n_samples, n_components, n_features, separation, rng)
+    inliers, _ = make_blobs_mixture(
+        n_samples, n_components, n_features, separation, rng
+    )
     low, high = inliers.min(axis=0), inliers.max(axis=0)
     centre, half_width = (low + high) / 2, box_scale * (high - low) / 2
-    outliers = rng.uniform(centre - half_width, centre + half_width,
-                           size=(n_outliers, n_features))
+    outliers = rng.uniform(
+        centre - half_width, centre + half_width, size=(n_outliers, n_features)
+    )
     order = rng.permutation(n_samples + n_outliers)
     X = np.concatenate([inliers, outliers])[order]
     is_outlier = (np.arange(n_samples + n_outliers) >= n_samples)[order]

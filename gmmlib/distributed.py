@@ -20,9 +20,15 @@ import sys
 import numpy as np
 
 from .covariance import n_statistics
-from .em_steps import (SufficientStatistics, accumulate_statistics, as_shift,
-                       estimate_log_prob_resp, moments_from_resp, natural_parameters,
-                       unpack_moments)
+from .em_steps import (
+    SufficientStatistics,
+    accumulate_statistics,
+    as_shift,
+    estimate_log_prob_resp,
+    moments_from_resp,
+    natural_parameters,
+    unpack_moments,
+)
 from .hard_em import hard_responsibilities, nearest_centres
 
 
@@ -56,9 +62,11 @@ def check_dask_array(X, min_samples, estimator_name):
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
     if X.shape[0] < min_samples:
-        raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) "
-                         f"while a minimum of {min_samples} is required by "
-                         f"{estimator_name}.")
+        raise ValueError(
+            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) "
+            f"while a minimum of {min_samples} is required by "
+            f"{estimator_name}."
+        )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     has_nan, has_inf = dask.compute(da.isnan(X).any(), da.isinf(X).any())
@@ -66,24 +74,31 @@ def check_dask_array(X, min_samples, estimator_name):
         raise ValueError(
             "Input X contains NaN. Missing values (missing_values='marginalize') are "
             "handled for data in memory only: compute the dask array into a numpy "
-            "array, or remove the samples with NaN.")
+            "array, or remove the samples with NaN."
+        )
     if has_inf:
-        raise ValueError("Input X contains infinity or a value too large for "
-                         f"dtype('{X.dtype}').")
+        raise ValueError(
+            f"Input X contains infinity or a value too large for dtype('{X.dtype}')."
+        )
     return X.rechunk({1: -1})
 
 
 def _reduce_blocks(X, block_function, width, *args):
     """Map every block of rows to one row of ``width`` numbers; return their sum."""
-    sums = X.map_blocks(block_function, *args, dtype=np.float64,
-                        chunks=((1,) * X.numblocks[0], (width,)))
+    sums = X.map_blocks(
+        block_function,
+        *args,
+        dtype=np.float64,
+        chunks=((1,) * X.numblocks[0], (width,)),
+    )
     return sums.sum(axis=0).compute()
 
 
 def _e_step_block(block, coefficients, covariance_type, shift):
     """The map of the E-step: one block -> its feature sums and log-likelihood, as one row."""
-    moments, log_likelihood = accumulate_statistics(block, coefficients, covariance_type,
-                                                    shift)
+    moments, log_likelihood = accumulate_statistics(
+        block, coefficients, covariance_type, shift
+    )
     return np.append(moments.ravel(), log_likelihood)[None, :]
 
 
@@ -110,12 +125,20 @@ def e_step(X, params, shift=None, log_weights=None):
     shift = as_shift(shift, n_features, X.dtype)
     coefficients = natural_parameters(params, shift, log_weights).astype(X.dtype)
     n_components, n_stats = coefficients.shape
-    totals = _reduce_blocks(X, _e_step_block, n_components * n_stats + 1, coefficients,
-                            params.covariance_type, shift)
-    nk, first, second = unpack_moments(totals[:-1].reshape(n_components, n_stats),
-                                       params.covariance_type, n_features)
-    return SufficientStatistics(nk, first, second, float(totals[-1]), float(n_samples),
-                                shift)
+    totals = _reduce_blocks(
+        X,
+        _e_step_block,
+        n_components * n_stats + 1,
+        coefficients,
+        params.covariance_type,
+        shift,
+    )
+    nk, first, second = unpack_moments(
+        totals[:-1].reshape(n_components, n_stats), params.covariance_type, n_features
+    )
+    return SufficientStatistics(
+        nk, first, second, float(totals[-1]), float(n_samples), shift
+    )
 
 
 def _log_prob_resp_block(block, params, log_weights):
@@ -132,8 +155,13 @@ def log_prob_resp(X, params, log_weights=None):
     resp : ndarray of shape (n_samples, n_components)
     """
     n_components = len(params.weights)
-    both = X.map_blocks(_log_prob_resp_block, params, log_weights, dtype=X.dtype,
-                        chunks=(X.chunks[0], (n_components + 1,))).compute()
+    both = X.map_blocks(
+        _log_prob_resp_block,
+        params,
+        log_weights,
+        dtype=X.dtype,
+        chunks=(X.chunks[0], (n_components + 1,)),
+    ).compute()
     return both[:, 0], both[:, 1:]
 
 
@@ -159,8 +187,9 @@ def kmeans_moments(X, centres, covariance_type, shift):
         As :func:`gmmlib.em_steps.moments_from_resp` returns them.
     """
     n_stats = n_statistics(X.shape[1], covariance_type)
-    totals = _reduce_blocks(X, _kmeans_block, len(centres) * n_stats, centres,
-                            covariance_type, shift)
+    totals = _reduce_blocks(
+        X, _kmeans_block, len(centres) * n_stats, centres, covariance_type, shift
+    )
     return totals.reshape(len(centres), n_stats)
 
 
@@ -168,8 +197,9 @@ def _random_block(block, seeds, n_components, covariance_type, shift, block_id=N
     rng = np.random.RandomState(seeds[block_id[0]])
     resp = rng.uniform(size=(len(block), n_components))
     resp /= resp.sum(axis=1)[:, None]
-    return moments_from_resp(block, resp.astype(block.dtype), covariance_type,
-                             shift=shift).ravel()[None, :]
+    return moments_from_resp(
+        block, resp.astype(block.dtype), covariance_type, shift=shift
+    ).ravel()[None, :]
 
 
 def random_moments(X, n_components, covariance_type, shift, random_state):
@@ -185,6 +215,13 @@ def random_moments(X, n_components, covariance_type, shift, random_state):
     """
     seeds = random_state.randint(np.iinfo(np.int32).max, size=X.numblocks[0])
     n_stats = n_statistics(X.shape[1], covariance_type)
-    totals = _reduce_blocks(X, _random_block, n_components * n_stats, seeds,
-                            n_components, covariance_type, shift)
+    totals = _reduce_blocks(
+        X,
+        _random_block,
+        n_components * n_stats,
+        seeds,
+        n_components,
+        covariance_type,
+        shift,
+    )
     return totals.reshape(n_components, n_stats)

@@ -42,13 +42,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import (covariances_from_cholesky, covariances_from_statistics,
-                         log_det_cholesky, n_statistics, nonzero_counts,
-                         precision_cholesky_from_covariances, precisions_from_cholesky,
-                         rounding_floor)
+from .covariance import (
+    covariances_from_cholesky,
+    covariances_from_statistics,
+    log_det_cholesky,
+    n_statistics,
+    nonzero_counts,
+    precision_cholesky_from_covariances,
+    precisions_from_cholesky,
+    rounding_floor,
+)
 from .runtime import blas_threads, block_size, single_threaded_blas, thread_pool
 
 LOG_2PI = np.log(2.0 * np.pi)
+
 
 @dataclass
 class MixtureParameters:
@@ -93,7 +100,9 @@ def parameters_from_model(model):
     return MixtureParameters(
         weights=np.asarray(model.weights_, dtype=np.float64),
         means=np.asarray(model.means_, dtype=np.float64),
-        covariances=None if covariances is None else np.asarray(covariances, np.float64),
+        covariances=None
+        if covariances is None
+        else np.asarray(covariances, np.float64),
         precisions_cholesky=np.asarray(model.precisions_cholesky_, dtype=np.float64),
         covariance_type=model.covariance_type,
     )
@@ -287,9 +296,9 @@ def estimate_log_prob_resp(X, params, shift=None, log_weights=None):
     step = block_size(n_components, n_features, dtype=X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
-        block = estimate_log_gaussian_prob(X[rows] - shift, means,
-                                           params.precisions_cholesky,
-                                           params.covariance_type)
+        block = estimate_log_gaussian_prob(
+            X[rows] - shift, means, params.precisions_cholesky, params.covariance_type
+        )
         block += log_weights
         log_prob_norm[rows] = normalize_log_prob(block)
         resp[rows] = block
@@ -325,18 +334,20 @@ def sufficient_features(X, covariance_type, shift=None, out=None):
     if out is None:
         out = np.empty((n_statistics(n_features, covariance_type), n_samples), X.dtype)
     out[0] = 1.0
-    centred = out[1:1 + n_features]
+    centred = out[1 : 1 + n_features]
     if shift is None:
         centred[...] = X.T
     else:
         np.subtract(X.T, shift[:, None], out=centred)
-    products = out[1 + n_features:]
+    products = out[1 + n_features :]
     if covariance_type in ("diag", "spherical"):
         np.square(centred, out=products)
         return out
     start = 0
     for i in range(n_features):
-        np.multiply(centred[i], centred[i:], out=products[start:start + n_features - i])
+        np.multiply(
+            centred[i], centred[i:], out=products[start : start + n_features - i]
+        )
         start += n_features - i
     return out
 
@@ -387,8 +398,11 @@ def natural_parameters(params, shift=None, log_weights=None):
     log_det = log_det_cholesky(params.precisions_cholesky, covariance_type, n_features)
     if log_weights is None:
         log_weights = np.log(params.weights)
-    constant = (log_weights + log_det
-                - 0.5 * (n_features * LOG_2PI + np.sum(linear * centred_means, axis=1)))
+    constant = (
+        log_weights
+        + log_det
+        - 0.5 * (n_features * LOG_2PI + np.sum(linear * centred_means, axis=1))
+    )
     return np.column_stack([constant, linear, quadratic])
 
 
@@ -408,8 +422,8 @@ def unpack_moments(moments, covariance_type, n_features):
     """
     moments = np.asarray(moments, dtype=np.float64)
     nk = moments[:, 0].copy()
-    first = moments[:, 1:1 + n_features].copy()
-    products = moments[:, 1 + n_features:]
+    first = moments[:, 1 : 1 + n_features].copy()
+    products = moments[:, 1 + n_features :]
     if covariance_type in ("diag", "spherical"):
         return nk, first, products.copy()
     if covariance_type == "tied":
@@ -478,8 +492,9 @@ def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=Non
     return unpack_moments(moments, covariance_type, X.shape[1])
 
 
-def accumulate_statistics(X, coefficients, covariance_type, shift=None,
-                          sample_weight=None):
+def accumulate_statistics(
+    X, coefficients, covariance_type, shift=None, sample_weight=None
+):
     r"""Responsibility-weighted feature sums and log-likelihood of some rows.
 
     For each block of rows: the features :math:`t(x_n - c)`, the weighted
@@ -507,8 +522,9 @@ def accumulate_statistics(X, coefficients, covariance_type, shift=None,
     """
     n_samples, n_features = X.shape
     n_components, n_stats = coefficients.shape
-    step = min(block_size(n_components, n_features, covariance_type, X.dtype),
-               n_samples)
+    step = min(
+        block_size(n_components, n_features, covariance_type, X.dtype), n_samples
+    )
     feature_buffer = np.empty(n_stats * step, dtype=X.dtype)
     log_prob_buffer = np.empty(n_components * step, dtype=X.dtype)
     block_moments = np.empty((n_components, n_stats), dtype=X.dtype)
@@ -518,21 +534,26 @@ def accumulate_statistics(X, coefficients, covariance_type, shift=None,
     floor = log_floor(X.dtype)
     log_likelihood = 0.0
     for start in range(0, n_samples, step):
-        block = X[start:start + step]
+        block = X[start : start + step]
         n_rows = len(block)
         features = sufficient_features(
-            block, covariance_type, shift,
-            out=feature_buffer[:n_stats * n_rows].reshape(n_stats, n_rows))
+            block,
+            covariance_type,
+            shift,
+            out=feature_buffer[: n_stats * n_rows].reshape(n_stats, n_rows),
+        )
         # Component-major (K, rows): the log-sum-exp over components then runs
         # along contiguous rows; normalize_log_prob sees the (rows, K) view.
-        log_prob = log_prob_buffer[:n_components * n_rows].reshape(n_components, n_rows)
+        log_prob = log_prob_buffer[: n_components * n_rows].reshape(
+            n_components, n_rows
+        )
         np.dot(coefficients, features, out=log_prob)
         log_prob_norm = normalize_log_prob(log_prob.T, floor)
         resp = log_prob
         if sample_weight is None:
             log_likelihood += float(log_prob_norm.sum(dtype=np.float64))
         else:
-            weights = sample_weight[start:start + step]
+            weights = sample_weight[start : start + step]
             log_likelihood += float(log_prob_norm @ weights)
             resp *= weights
         np.dot(resp, features.T, out=block_moments)
@@ -590,15 +611,17 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
 
     def statistics_of_part(start, stop):
         weights = None if sample_weight is None else sample_weight[start:stop]
-        return accumulate_statistics(X[start:stop], coefficients, params.covariance_type,
-                                     shift, weights)
+        return accumulate_statistics(
+            X[start:stop], coefficients, params.covariance_type, shift, weights
+        )
 
     with single_threaded_blas():
         if n_parts == 1:
             parts = [statistics_of_part(0, n_samples)]
         else:
-            parts = list(thread_pool(n_parts).map(statistics_of_part, bounds[:-1],
-                                                   bounds[1:]))
+            parts = list(
+                thread_pool(n_parts).map(statistics_of_part, bounds[:-1], bounds[1:])
+            )
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
     nk, first, second = unpack_moments(moments, params.covariance_type, n_features)
@@ -641,14 +664,17 @@ def m_step(stats, covariance_type, reg_covar):
     """
     nk = nonzero_counts(stats.nk)
     centred_means = stats.first_moments / nk[:, None]
-    covariances = covariances_from_statistics(nk, centred_means, stats.second_moments,
-                                              covariance_type, reg_covar)
+    covariances = covariances_from_statistics(
+        nk, centred_means, stats.second_moments, covariance_type, reg_covar
+    )
     return MixtureParameters(
         weights=nk / nk.sum(),
         means=centred_means + stats.shift,
         covariances=covariances,
         precisions_cholesky=precision_cholesky_from_covariances(
-            covariances, covariance_type,
-            floor=rounding_floor(nk, stats.second_moments, covariance_type)),
+            covariances,
+            covariance_type,
+            floor=rounding_floor(nk, stats.second_moments, covariance_type),
+        ),
         covariance_type=covariance_type,
     )

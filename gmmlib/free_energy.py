@@ -24,17 +24,19 @@ with :math:`q_{nk} = 0` count as zero (:math:`0 \log 0 = 0`).
 import numpy as np
 from scipy.special import entr
 
-from .em_steps import LOG_2PI, estimate_log_gaussian_prob, normalize_log_prob
 from .covariance import log_det_cholesky, precisions_from_cholesky
+from .em_steps import LOG_2PI, estimate_log_gaussian_prob, normalize_log_prob
 
 
 def _log_joint(X, params):
     r""":math:`\log w_k + \log \mathcal{N}(x_n \mid \mu_k, \Sigma_k)`, shape (n_samples, n_components)."""
     X = np.asarray(X, dtype=np.float64)
-    log_joint = estimate_log_gaussian_prob(X, np.asarray(params.means, dtype=np.float64),
-                                           np.asarray(params.precisions_cholesky,
-                                                      dtype=np.float64),
-                                           params.covariance_type)
+    log_joint = estimate_log_gaussian_prob(
+        X,
+        np.asarray(params.means, dtype=np.float64),
+        np.asarray(params.precisions_cholesky, dtype=np.float64),
+        params.covariance_type,
+    )
     with np.errstate(divide="ignore"):
         log_joint += np.log(np.asarray(params.weights, dtype=np.float64))
     return log_joint
@@ -141,14 +143,18 @@ def expected_complete_log_likelihood_from_statistics(stats, params, log_weights=
     else:
         precise_means = means * precisions[:, None]
         trace = precisions @ second.sum(axis=1)
-    quadratic = (trace - 2.0 * np.sum(precise_means * first)
-                 + nk @ np.sum(precise_means * means, axis=1))
+    quadratic = (
+        trace
+        - 2.0 * np.sum(precise_means * first)
+        + nk @ np.sum(precise_means * means, axis=1)
+    )
     log_det = log_det_cholesky(factors, covariance_type, n_features)
     if log_weights is None:
         with np.errstate(divide="ignore"):
             log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
-    constant = np.where(nk > 0, nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI),
-                        0.0)
+    constant = np.where(
+        nk > 0, nk * (log_weights + log_det - 0.5 * n_features * LOG_2PI), 0.0
+    )
     return float(constant.sum() - 0.5 * quadratic)
 
 
@@ -180,8 +186,10 @@ def entropy_from_statistics(stats, params, log_weights=None):
     -------
     H : float
     """
-    return float(stats.log_likelihood - expected_complete_log_likelihood_from_statistics(
-        stats, params, log_weights))
+    return float(
+        stats.log_likelihood
+        - expected_complete_log_likelihood_from_statistics(stats, params, log_weights)
+    )
 
 
 def entropy(resp, sample_weight=None):
@@ -200,8 +208,9 @@ def entropy(resp, sample_weight=None):
         :math:`\mathrm{EN}(r)` that ``icl_entropy`` of :mod:`gmmlib.model_selection`
         adds twice to BIC (chapter "How many components?").
     """
-    return _weighted_total(entr(np.asarray(resp, dtype=np.float64)).sum(axis=1),
-                           sample_weight)
+    return _weighted_total(
+        entr(np.asarray(resp, dtype=np.float64)).sum(axis=1), sample_weight
+    )
 
 
 def free_energy(X, resp, params, sample_weight=None):
@@ -218,8 +227,9 @@ def free_energy(X, resp, params, sample_weight=None):
     -------
     F : float
     """
-    return (expected_complete_log_likelihood(X, resp, params, sample_weight)
-            + entropy(resp, sample_weight))
+    return expected_complete_log_likelihood(X, resp, params, sample_weight) + entropy(
+        resp, sample_weight
+    )
 
 
 def kl_gap(X, resp, params, sample_weight=None):

@@ -15,8 +15,11 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .covariance import (n_covariance_parameters, precision_cholesky_from_precisions,
-                         precisions_from_cholesky)
+from .covariance import (
+    n_covariance_parameters,
+    precision_cholesky_from_precisions,
+    precisions_from_cholesky,
+)
 from .data_sources import data_source
 from .em_steps import MixtureParameters, m_step, parameters_from_model
 from .gem import M_STEPS
@@ -118,12 +121,28 @@ class GaussianMixture(BaseMixture):
         "learning_offset": [Interval(Real, 0.0, None, closed="neither")],
     }
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
-                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
-                 weights_init=None, means_init=None, precisions_init=None,
-                 random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, m_step="exact", missing_values="error",
-                 learning_decay=0.6, learning_offset=2.0):
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        m_step="exact",
+        missing_values="error",
+        learning_decay=0.6,
+        learning_offset=2.0,
+    ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -156,8 +175,11 @@ class GaussianMixture(BaseMixture):
         starting = self._checked_starting_parameters(data.n_features)
         params = None
         if any(value is None for value in starting.values()):
-            params = m_step(self._starting_statistics(data, random_state),
-                            self.covariance_type, self.reg_covar)
+            params = m_step(
+                self._starting_statistics(data, random_state),
+                self.covariance_type,
+                self.reg_covar,
+            )
         weights = params.weights if starting["weights"] is None else starting["weights"]
         means = params.means if starting["means"] is None else starting["means"]
         if starting["precisions"] is None:
@@ -166,22 +188,31 @@ class GaussianMixture(BaseMixture):
         else:
             covariances = None
             precisions_cholesky = precision_cholesky_from_precisions(
-                starting["precisions"].astype(np.float64), self.covariance_type)
-        return MixtureParameters(np.asarray(weights, dtype=np.float64),
-                                 np.asarray(means, dtype=np.float64), covariances,
-                                 precisions_cholesky, self.covariance_type)
+                starting["precisions"].astype(np.float64), self.covariance_type
+            )
+        return MixtureParameters(
+            np.asarray(weights, dtype=np.float64),
+            np.asarray(means, dtype=np.float64),
+            covariances,
+            precisions_cholesky,
+            self.covariance_type,
+        )
 
     def _checked_starting_parameters(self, n_features):
         """User-given starting parameters, validated (constructor values untouched)."""
         k = self.n_components
         return dict(
-            weights=None if self.weights_init is None
+            weights=None
+            if self.weights_init is None
             else check_weights(self.weights_init, k),
-            means=None if self.means_init is None
+            means=None
+            if self.means_init is None
             else check_means(self.means_init, k, n_features),
-            precisions=None if self.precisions_init is None
-            else check_precisions(self.precisions_init, self.covariance_type, k,
-                                  n_features),
+            precisions=None
+            if self.precisions_init is None
+            else check_precisions(
+                self.precisions_init, self.covariance_type, k, n_features
+            ),
         )
 
     def _fitted_state(self):
@@ -203,8 +234,9 @@ class GaussianMixture(BaseMixture):
         if params.covariances is not None:
             self.covariances_ = params.covariances.astype(dtype)
         self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
-        self.precisions_ = precisions_from_cholesky(self.precisions_cholesky_,
-                                                    self.covariance_type)
+        self.precisions_ = precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )
 
     # ------------------------------------------------------------ online EM
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -237,16 +269,24 @@ class GaussianMixture(BaseMixture):
         """
         self._validate_params()
         fitted = hasattr(self, "means_")
-        data = data_source(self, X, sample_weight, missing_values=self.missing_values,
-                           reset=not fitted)
+        data = data_source(
+            self, X, sample_weight, missing_values=self.missing_values, reset=not fitted
+        )
         if getattr(self, "_stepwise", None) is None:
             if fitted:
                 params = parameters_from_model(self)
             else:
                 check_n_samples(data.n_samples, self.n_components)
-                params = self._initial_state(data, check_random_state(self.random_state))
-            self._stepwise = StepwiseEM(params, data.shift, self.learning_decay,
-                                        self.learning_offset, M_STEPS[self.m_step])
+                params = self._initial_state(
+                    data, check_random_state(self.random_state)
+                )
+            self._stepwise = StepwiseEM(
+                params,
+                data.shift,
+                self.learning_decay,
+                self.learning_offset,
+                M_STEPS[self.m_step],
+            )
         self.lower_bound_ = self._stepwise.update(data, self.reg_covar)
         self._set_state(self._stepwise.params, data.dtype)
         self.n_steps_ = self._stepwise.n_steps
@@ -256,14 +296,19 @@ class GaussianMixture(BaseMixture):
     def _n_parameters(self):
         """Number of free parameters: covariances, means and weights."""
         n_features = self.means_.shape[1]
-        return (n_covariance_parameters(self.covariance_type, self.n_components,
-                                        n_features)
-                + n_features * self.n_components + self.n_components - 1)
+        return (
+            n_covariance_parameters(self.covariance_type, self.n_components, n_features)
+            + n_features * self.n_components
+            + self.n_components
+            - 1
+        )
 
     def bic(self, X):
         r"""Bayesian information criterion, :math:`-2 \log L + p \log n` (lower is better)."""
         n_samples = len(X)
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
+            n_samples
+        )
 
     def aic(self, X):
         r"""Akaike information criterion, :math:`-2 \log L + 2p` (lower is better)."""

@@ -34,9 +34,13 @@ collected in :data:`M_STEPS`, which ``GaussianMixture(m_step=...)`` uses.
 
 import numpy as np
 
-from .covariance import (covariances_from_cholesky, nonzero_counts,
-                         precision_cholesky_from_covariances,
-                         precision_cholesky_from_precisions, precisions_from_cholesky)
+from .covariance import (
+    covariances_from_cholesky,
+    nonzero_counts,
+    precision_cholesky_from_covariances,
+    precision_cholesky_from_precisions,
+    precisions_from_cholesky,
+)
 from .em_steps import MixtureParameters, covariances_of, m_step
 
 #: Blocks of parameters a conditional-maximisation step can update.
@@ -207,25 +211,38 @@ def gradient_m_step(stats, params, reg_covar):
     weights /= weights.sum()
 
     precisions = precisions_from_cholesky(params.precisions_cholesky, covariance_type)
-    gradient = nk[:, None] * _times_precisions(precisions, exact.means - params.means,
-                                               covariance_type)
-    curvature = nk * np.sum(gradient * _times_precisions(precisions, gradient,
-                                                         covariance_type), axis=1)
+    gradient = nk[:, None] * _times_precisions(
+        precisions, exact.means - params.means, covariance_type
+    )
+    curvature = nk * np.sum(
+        gradient * _times_precisions(precisions, gradient, covariance_type), axis=1
+    )
     squared_norm = np.sum(gradient**2, axis=1)
-    step = np.divide(squared_norm, curvature, out=np.zeros_like(curvature),
-                     where=curvature > 0)
+    step = np.divide(
+        squared_norm, curvature, out=np.zeros_like(curvature), where=curvature > 0
+    )
     means = params.means + step[:, None] * gradient
 
     target = exact.covariances + mean_displacement_covariances(
-        exact.weights, exact.means - means, covariance_type)
+        exact.weights, exact.means - means, covariance_type
+    )
     precisions = _precision_ascent_step(
-        precisions, covariances_of(params), target, _precision_counts(nk, params),
-        covariance_type)
-    precisions_cholesky = precision_cholesky_from_precisions(precisions, covariance_type)
-    return MixtureParameters(weights, means,
-                             covariances_from_cholesky(precisions_cholesky,
-                                                       covariance_type),
-                             precisions_cholesky, covariance_type)
+        precisions,
+        covariances_of(params),
+        target,
+        _precision_counts(nk, params),
+        covariance_type,
+    )
+    precisions_cholesky = precision_cholesky_from_precisions(
+        precisions, covariance_type
+    )
+    return MixtureParameters(
+        weights,
+        means,
+        covariances_from_cholesky(precisions_cholesky, covariance_type),
+        precisions_cholesky,
+        covariance_type,
+    )
 
 
 #: The M-steps ``GaussianMixture(m_step=...)`` can use, by name.
@@ -247,11 +264,14 @@ def _maximise_block(params, exact, block):
         covariances, precisions_cholesky = exact.covariances, exact.precisions_cholesky
     else:
         covariances = exact.covariances + mean_displacement_covariances(
-            exact.weights, exact.means - means, covariance_type)
-        precisions_cholesky = precision_cholesky_from_covariances(covariances,
-                                                                  covariance_type)
-    return MixtureParameters(weights, means, covariances, precisions_cholesky,
-                             covariance_type)
+            exact.weights, exact.means - means, covariance_type
+        )
+        precisions_cholesky = precision_cholesky_from_covariances(
+            covariances, covariance_type
+        )
+    return MixtureParameters(
+        weights, means, covariances, precisions_cholesky, covariance_type
+    )
 
 
 def _times_precisions(precisions, vectors, covariance_type):
@@ -307,10 +327,11 @@ def _precision_ascent_step(precisions, covariances, target, counts, covariance_t
     squared_norm = float(np.sum(gradient**2))
     if covariance_type in ("full", "tied"):
         spread = covariances @ gradient
-        curvature = float(np.sum(0.5 * counts * np.einsum("...de,...ed->...", spread,
-                                                          spread)))
+        curvature = float(
+            np.sum(0.5 * counts * np.einsum("...de,...ed->...", spread, spread))
+        )
     else:
-        curvature = float(np.sum(0.5 * scale * (covariances * gradient)**2))
+        curvature = float(np.sum(0.5 * scale * (covariances * gradient) ** 2))
     if squared_norm == 0.0 or curvature <= 0.0:
         return precisions
     current = _precision_objective(precisions, target, counts, covariance_type)

@@ -34,6 +34,7 @@ switches with the decision-theoretic algorithm of Stephens (2000);
 
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -43,11 +44,20 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from .em_steps import (MixtureParameters, estimate_log_gaussian_prob, estimate_log_prob_resp,
-                       normalize_log_prob, statistics_from_resp)
+from .em_steps import (
+    MixtureParameters,
+    estimate_log_gaussian_prob,
+    estimate_log_prob_resp,
+    normalize_log_prob,
+    statistics_from_resp,
+)
 from .hard_em import hard_responsibilities
-from .validation import (check_covariance_prior, check_degrees_of_freedom_prior,
-                         check_mean_prior, check_n_samples)
+from .validation import (
+    check_covariance_prior,
+    check_degrees_of_freedom_prior,
+    check_mean_prior,
+    check_n_samples,
+)
 
 
 @dataclass
@@ -79,9 +89,16 @@ class NormalInverseWishart:
     scale: np.ndarray
 
 
-def default_prior(X, n_components, *, weight_concentration_prior=1.0, mean_prior=None,
-                  mean_precision_prior=0.01, degrees_of_freedom_prior=None,
-                  covariance_prior=None):
+def default_prior(
+    X,
+    n_components,
+    *,
+    weight_concentration_prior=1.0,
+    mean_prior=None,
+    mean_precision_prior=0.01,
+    degrees_of_freedom_prior=None,
+    covariance_prior=None,
+):
     r"""The prior of :class:`GibbsGaussianMixture`, the same for every component.
 
     Defaults follow Fraley and Raftery (2007): :math:`\alpha_0 = 1` (uniform on the
@@ -120,12 +137,18 @@ def default_prior(X, n_components, *, weight_concentration_prior=1.0, mean_prior
     else:
         check_degrees_of_freedom_prior(degrees_of_freedom_prior, n_features)
     if covariance_prior is None:
-        covariance_prior = (np.atleast_2d(np.cov(X.T))
-                            / n_components ** (2.0 / n_features))
+        covariance_prior = np.atleast_2d(np.cov(X.T)) / n_components ** (
+            2.0 / n_features
+        )
     covariance_prior = np.asarray(
-        check_covariance_prior(covariance_prior, "full", n_features,
-                               names=("covariance_prior", "covariance_prior")),
-        dtype=np.float64)
+        check_covariance_prior(
+            covariance_prior,
+            "full",
+            n_features,
+            names=("covariance_prior", "covariance_prior"),
+        ),
+        dtype=np.float64,
+    )
     ones = np.ones(n_components)
     return NormalInverseWishart(
         weight_concentration=weight_concentration_prior * ones,
@@ -164,13 +187,17 @@ def posterior(X, labels, prior, shift=None):
     n_components = len(prior.weight_concentration)
     shift = np.zeros(X.shape[1]) if shift is None else shift
     nk, sums, scatter = statistics_from_resp(
-        X - shift, hard_responsibilities(labels, n_components), "full")
+        X - shift, hard_responsibilities(labels, n_components), "full"
+    )
     prior_mean = prior.mean - shift
     mean_precision = prior.mean_precision + nk
     mean = (prior.mean_precision[:, None] * prior_mean + sums) / mean_precision[:, None]
-    scale = (prior.scale + scatter
-             + prior.mean_precision[:, None, None] * _outer(prior_mean)
-             - mean_precision[:, None, None] * _outer(mean))
+    scale = (
+        prior.scale
+        + scatter
+        + prior.mean_precision[:, None, None] * _outer(prior_mean)
+        - mean_precision[:, None, None] * _outer(mean)
+    )
     return NormalInverseWishart(
         weight_concentration=prior.weight_concentration + nk,
         mean=mean + shift,
@@ -210,8 +237,9 @@ def sample_inverse_wishart_cholesky(scale, degrees_of_freedom, random_state):
         Lower-triangular :math:`G_k`.
     """
     n_components, n_features, _ = scale.shape
-    bartlett = np.triu(random_state.standard_normal((n_components, n_features, n_features)),
-                       k=1)
+    bartlett = np.triu(
+        random_state.standard_normal((n_components, n_features, n_features)), k=1
+    )
     dof = degrees_of_freedom[:, None] - n_features + 1 + np.arange(n_features)
     diagonal = np.arange(n_features)
     bartlett[:, diagonal, diagonal] = np.sqrt(random_state.chisquare(dof))
@@ -240,13 +268,21 @@ def sample_parameters(distribution, random_state):
     """
     n_components, n_features = distribution.mean.shape
     weights = random_state.dirichlet(distribution.weight_concentration)
-    factors = sample_inverse_wishart_cholesky(distribution.scale,
-                                              distribution.degrees_of_freedom, random_state)
+    factors = sample_inverse_wishart_cholesky(
+        distribution.scale, distribution.degrees_of_freedom, random_state
+    )
     noise = random_state.standard_normal((n_components, n_features, 1))
-    means = distribution.mean + (factors @ noise)[:, :, 0] / np.sqrt(
-        distribution.mean_precision)[:, None]
-    return MixtureParameters(weights, means, factors @ factors.transpose(0, 2, 1),
-                             np.linalg.inv(factors).transpose(0, 2, 1), "full")
+    means = (
+        distribution.mean
+        + (factors @ noise)[:, :, 0] / np.sqrt(distribution.mean_precision)[:, None]
+    )
+    return MixtureParameters(
+        weights,
+        means,
+        factors @ factors.transpose(0, 2, 1),
+        np.linalg.inv(factors).transpose(0, 2, 1),
+        "full",
+    )
 
 
 def sample_labels(X, params, random_state, shift=None):
@@ -308,6 +344,7 @@ class GibbsChain:
         -------
         GibbsChain
         """
+
         def take(values):
             index = permutations.reshape(permutations.shape + (1,) * (values.ndim - 2))
             return np.take_along_axis(values, index, axis=1)
@@ -316,9 +353,14 @@ class GibbsChain:
         if self.labels is not None:
             inverse = np.argsort(permutations, axis=1)
             labels = np.take_along_axis(inverse, self.labels, axis=1)
-        return replace(self, weights=take(self.weights), means=take(self.means),
-                       covariances=take(self.covariances),
-                       precisions_cholesky=take(self.precisions_cholesky), labels=labels)
+        return replace(
+            self,
+            weights=take(self.weights),
+            means=take(self.means),
+            covariances=take(self.covariances),
+            precisions_cholesky=take(self.precisions_cholesky),
+            labels=labels,
+        )
 
 
 def chain_log_resp(chain, X):
@@ -339,8 +381,11 @@ def chain_log_resp(chain, X):
     n_draws, n_components, n_features = chain.means.shape
     shift = X.mean(axis=0)
     log_prob = estimate_log_gaussian_prob(
-        X - shift, (chain.means - shift).reshape(-1, n_features),
-        chain.precisions_cholesky.reshape(-1, n_features, n_features), "full")
+        X - shift,
+        (chain.means - shift).reshape(-1, n_features),
+        chain.precisions_cholesky.reshape(-1, n_features, n_features),
+        "full",
+    )
     log_prob = log_prob.reshape(len(X), n_draws, n_components).transpose(1, 0, 2)
     log_prob += np.log(chain.weights)[:, None, :]
     resp = log_prob.reshape(-1, n_components).copy()
@@ -398,8 +443,9 @@ def relabel_stephens(chain, X, *, reference_resp=None, max_iter=100):
         if permutations is not None and np.array_equal(new, permutations):
             break
         permutations = new
-        log_q = _log_mean_exp(np.take_along_axis(log_resp, permutations[:, None, :], axis=2),
-                              axis=0)
+        log_q = _log_mean_exp(
+            np.take_along_axis(log_resp, permutations[:, None, :], axis=2), axis=0
+        )
     return permutations
 
 
@@ -467,7 +513,7 @@ class GibbsGaussianMixture(BaseEstimator):
     n_features_in_ : int
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
         "burn_in": [Interval(Integral, 0, None, closed="left")],
@@ -483,11 +529,23 @@ class GibbsGaussianMixture(BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_components=1, *, n_draws=1000, burn_in=200, thin=1,
-                 weight_concentration_prior=1.0, mean_prior=None, mean_precision_prior=0.01,
-                 degrees_of_freedom_prior=None, covariance_prior=None,
-                 init_params="kmeans", relabel="stephens", store_labels=False,
-                 random_state=None):
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        n_draws=1000,
+        burn_in=200,
+        thin=1,
+        weight_concentration_prior=1.0,
+        mean_prior=None,
+        mean_precision_prior=0.01,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        init_params="kmeans",
+        relabel="stephens",
+        store_labels=False,
+        random_state=None,
+    ):
         self.n_components = n_components
         self.n_draws = n_draws
         self.burn_in = burn_in
@@ -504,8 +562,11 @@ class GibbsGaussianMixture(BaseEstimator):
 
     def _initial_labels(self, X, random_state):
         if self.init_params == "kmeans":
-            return KMeans(self.n_components, n_init=1,
-                          random_state=random_state).fit(X).labels_
+            return (
+                KMeans(self.n_components, n_init=1, random_state=random_state)
+                .fit(X)
+                .labels_
+            )
         return random_state.randint(self.n_components, size=len(X))
 
     def fit(self, X, y=None):
@@ -525,25 +586,34 @@ class GibbsGaussianMixture(BaseEstimator):
         n_samples, n_features = X.shape
         check_n_samples(n_samples, self.n_components)
         self.prior_ = default_prior(
-            X, self.n_components,
+            X,
+            self.n_components,
             weight_concentration_prior=self.weight_concentration_prior,
-            mean_prior=self.mean_prior, mean_precision_prior=self.mean_precision_prior,
+            mean_prior=self.mean_prior,
+            mean_precision_prior=self.mean_precision_prior,
             degrees_of_freedom_prior=self.degrees_of_freedom_prior,
-            covariance_prior=self.covariance_prior)
+            covariance_prior=self.covariance_prior,
+        )
         random_state = check_random_state(self.random_state)
         shift = X.mean(axis=0)
         k, d = self.n_components, n_features
         chain = GibbsChain(
-            weights=np.empty((self.n_draws, k)), means=np.empty((self.n_draws, k, d)),
+            weights=np.empty((self.n_draws, k)),
+            means=np.empty((self.n_draws, k, d)),
             covariances=np.empty((self.n_draws, k, d, d)),
             precisions_cholesky=np.empty((self.n_draws, k, d, d)),
             log_likelihood=np.empty(self.n_draws),
-            labels=(np.empty((self.n_draws, n_samples), dtype=np.intp)
-                    if self.store_labels else None))
+            labels=(
+                np.empty((self.n_draws, n_samples), dtype=np.intp)
+                if self.store_labels
+                else None
+            ),
+        )
         labels = self._initial_labels(X, random_state)
         for sweep in range(self.burn_in + self.n_draws * self.thin):
-            params = sample_parameters(posterior(X, labels, self.prior_, shift),
-                                       random_state)
+            params = sample_parameters(
+                posterior(X, labels, self.prior_, shift), random_state
+            )
             labels, log_likelihood = sample_labels(X, params, random_state, shift)
             kept, offset = divmod(sweep - self.burn_in, self.thin)
             if sweep >= self.burn_in and offset == 0:

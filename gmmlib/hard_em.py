@@ -22,6 +22,7 @@ Lloyd's k-means, :class:`LloydKMeans`, which decreases the inertia
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -31,25 +32,35 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .em_steps import (MixtureParameters, SufficientStatistics, estimate_log_gaussian_prob,
-                       estimate_log_prob_resp, m_step, statistics_from_resp)
+from .em_steps import (
+    MixtureParameters,
+    SufficientStatistics,
+    estimate_log_gaussian_prob,
+    estimate_log_prob_resp,
+    m_step,
+    statistics_from_resp,
+)
 from .validation import check_sample_weight
 
 #: Record of one Lloyd iteration: the inertia after the assignment step (before the
 #: centres move) and after the centres moved.
-INERTIA_HISTORY_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("inertia_before", np.float64),
-    ("inertia_after", np.float64),
-])
+INERTIA_HISTORY_DTYPE = np.dtype(
+    [
+        ("iteration", np.int64),
+        ("inertia_before", np.float64),
+        ("inertia_after", np.float64),
+    ]
+)
 
 #: Record of one classification-EM iteration: the classification log-likelihood
 #: after the hard E-step and after the M-step.
-CLASSIFICATION_HISTORY_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("classification_log_likelihood_before", np.float64),
-    ("classification_log_likelihood_after", np.float64),
-])
+CLASSIFICATION_HISTORY_DTYPE = np.dtype(
+    [
+        ("iteration", np.int64),
+        ("classification_log_likelihood_before", np.float64),
+        ("classification_log_likelihood_after", np.float64),
+    ]
+)
 
 
 def hard_responsibilities(labels, n_components):
@@ -134,16 +145,17 @@ def _update_centres(X, labels, centres, sample_weight):
     new centres and the labels after those moves.
     """
     n_clusters = len(centres)
-    nk, sums, _ = statistics_from_resp(X, hard_responsibilities(labels, n_clusters),
-                                       "spherical", sample_weight)
+    nk, sums, _ = statistics_from_resp(
+        X, hard_responsibilities(labels, n_clusters), "spherical", sample_weight
+    )
     labels = labels.copy()
     empty = np.flatnonzero(nk == 0)
     if empty.size:
         residuals = X - centres[labels]
         distances = np.einsum("nd,nd->n", residuals, residuals)
         if distances.max() > 0:
-            farthest = np.argpartition(distances, -empty.size)[:-empty.size - 1:-1]
-            for new, far in zip(empty, farthest):
+            farthest = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+            for new, far in zip(empty, farthest, strict=True):
                 old = labels[far]
                 sums[old] -= X[far] * sample_weight[far]
                 nk[old] -= sample_weight[far]
@@ -211,8 +223,9 @@ def lloyd(X, centres_init, *, max_iter=300, tol=1e-4, sample_weight=None):
         labels = nearest_centres(X, centres)
         before = inertia(X, centres, labels, sample_weight)
         new_centres, moved_labels = _update_centres(X, labels, centres, sample_weight)
-        history.append((iteration, before,
-                        inertia(X, new_centres, moved_labels, sample_weight)))
+        history.append(
+            (iteration, before, inertia(X, new_centres, moved_labels, sample_weight))
+        )
         shift = np.sum((new_centres - centres) ** 2)
         centres = new_centres
         if np.array_equal(labels, labels_old):
@@ -223,8 +236,13 @@ def lloyd(X, centres_init, *, max_iter=300, tol=1e-4, sample_weight=None):
         labels_old = labels
     if not strict_convergence:
         labels = nearest_centres(X, centres)
-    return LloydResult(centres, labels, inertia(X, centres, labels, sample_weight),
-                       iteration, np.array(history, dtype=INERTIA_HISTORY_DTYPE))
+    return LloydResult(
+        centres,
+        labels,
+        inertia(X, centres, labels, sample_weight),
+        iteration,
+        np.array(history, dtype=INERTIA_HISTORY_DTYPE),
+    )
 
 
 def _same_clustering(labels1, labels2):
@@ -274,7 +292,7 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions({"k-means++", "random"}), "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -283,8 +301,16 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
-                 tol=1e-4, random_state=None):
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        init="k-means++",
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        random_state=None,
+    ):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -300,7 +326,9 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
             warnings.warn(
                 "Explicit initial center position passed: performing only one init "
                 f"in {self.__class__.__name__} instead of n_init={self.n_init}.",
-                RuntimeWarning, stacklevel=3)
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return 1
         return self.n_init
 
@@ -309,21 +337,31 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
         if centres.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {centres.shape} does not match "
-                f"the number of clusters {self.n_clusters}.")
+                f"the number of clusters {self.n_clusters}."
+            )
         if centres.shape[1] != n_features:
             raise ValueError(
                 f"The shape of the initial centers {centres.shape} does not match "
-                f"the number of features of the data {n_features}.")
+                f"the number of features of the data {n_features}."
+            )
         return centres
 
     def _starting_centres(self, X, sample_weight, random_state, given):
         if given is not None:
             return given
         if self.init == "k-means++":
-            return kmeans_plusplus(X, self.n_clusters, sample_weight=sample_weight,
-                                   random_state=random_state)[0]
-        seeds = random_state.choice(len(X), size=self.n_clusters, replace=False,
-                                    p=sample_weight / sample_weight.sum())
+            return kmeans_plusplus(
+                X,
+                self.n_clusters,
+                sample_weight=sample_weight,
+                random_state=random_state,
+            )[0]
+        seeds = random_state.choice(
+            len(X),
+            size=self.n_clusters,
+            replace=False,
+            p=sample_weight / sample_weight.sum(),
+        )
         return X[seeds]
 
     def fit(self, X, y=None, sample_weight=None):
@@ -346,30 +384,39 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
         n_samples, n_features = X.shape
         if n_samples < self.n_clusters:
             raise ValueError(
-                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+                f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}."
+            )
         sample_weight = check_sample_weight(sample_weight, n_samples)
         sample_weight = np.ones(n_samples) if sample_weight is None else sample_weight
         tol = 0.0 if self.tol == 0 else float(np.mean(np.var(X, axis=0)) * self.tol)
         # Centre the data, as scikit-learn does, for accurate distances.
         shift = X.mean(axis=0)
         X -= shift
-        given = (None if isinstance(self.init, str)
-                 else self._checked_init(n_features, X.dtype) - shift)
+        given = (
+            None
+            if isinstance(self.init, str)
+            else self._checked_init(n_features, X.dtype) - shift
+        )
         random_state = check_random_state(self.random_state)
         best = None
         for _ in range(self._number_of_starts()):
             centres = self._starting_centres(X, sample_weight, random_state, given)
-            run = lloyd(X, centres, max_iter=self.max_iter, tol=tol,
-                        sample_weight=sample_weight)
-            if best is None or (run.inertia < best.inertia
-                                and not _same_clustering(run.labels, best.labels)):
+            run = lloyd(
+                X, centres, max_iter=self.max_iter, tol=tol, sample_weight=sample_weight
+            )
+            if best is None or (
+                run.inertia < best.inertia
+                and not _same_clustering(run.labels, best.labels)
+            ):
                 best = run
         distinct = len(np.unique(best.labels))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
                 f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.cluster_centers_ = best.centres + shift
         self.labels_ = best.labels
         self.inertia_ = best.inertia
@@ -397,8 +444,12 @@ class LloydKMeans(ClusterMixin, BaseEstimator):
         """
         labels = self.predict(X)
         sample_weight = check_sample_weight(sample_weight, len(labels))
-        return -inertia(np.asarray(X, dtype=np.float64), self.cluster_centers_, labels,
-                        sample_weight)
+        return -inertia(
+            np.asarray(X, dtype=np.float64),
+            self.cluster_centers_,
+            labels,
+            sample_weight,
+        )
 
 
 # ------------------------------------------------------ classification EM
@@ -454,8 +505,11 @@ def classification_log_likelihood(X, params, labels=None, shift=None):
     """
     shift = np.zeros(X.shape[1]) if shift is None else shift
     weighted_log_prob = estimate_log_gaussian_prob(
-        X - shift, params.means - shift, params.precisions_cholesky,
-        params.covariance_type) + np.log(params.weights)
+        X - shift,
+        params.means - shift,
+        params.precisions_cholesky,
+        params.covariance_type,
+    ) + np.log(params.weights)
     labels = weighted_log_prob.argmax(axis=1) if labels is None else labels
     return float(weighted_log_prob[np.arange(len(X)), labels].sum()), labels
 
@@ -491,7 +545,10 @@ def classification_em(X, params, *, max_iter=100, reg_covar=1e-6):
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         nk, first, second = statistics_from_resp(
-            X - shift, hard_responsibilities(labels, len(params.weights)), covariance_type)
+            X - shift,
+            hard_responsibilities(labels, len(params.weights)),
+            covariance_type,
+        )
         stats = SufficientStatistics(nk, first, second, 0.0, float(len(X)), shift)
         params = m_step(stats, covariance_type, reg_covar)
         after, _ = classification_log_likelihood(X, params, labels, shift)
@@ -501,8 +558,13 @@ def classification_em(X, params, *, max_iter=100, reg_covar=1e-6):
             converged = True
             break
         labels = new_labels
-    return ClassificationEMResult(params, labels, n_iter, converged,
-                                  np.array(history, dtype=CLASSIFICATION_HISTORY_DTYPE))
+    return ClassificationEMResult(
+        params,
+        labels,
+        n_iter,
+        converged,
+        np.array(history, dtype=CLASSIFICATION_HISTORY_DTYPE),
+    )
 
 
 # ----------------------------------------------------------- the sigma limit
@@ -564,8 +626,10 @@ def fixed_variance_em(X, means_init, variance, *, max_iter=300, tol=1e-12):
     shift = X.mean(axis=0)
     means = np.array(means_init, dtype=np.float64)
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        _, resp = estimate_log_prob_resp(X, isotropic_parameters(means, variance), shift)
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (returned after the loop)
+        _, resp = estimate_log_prob_resp(
+            X, isotropic_parameters(means, variance), shift
+        )
         nk, first, _ = statistics_from_resp(X - shift, resp, "spherical")
         new_means = means.copy()
         filled = nk > 0

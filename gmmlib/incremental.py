@@ -28,18 +28,22 @@ import numpy as np
 from sklearn.utils import check_array
 
 from .em_steps import MixtureParameters, SufficientStatistics, e_step, m_step
-from .free_energy import (entropy_from_statistics,
-                          expected_complete_log_likelihood_from_statistics)
+from .free_energy import (
+    entropy_from_statistics,
+    expected_complete_log_likelihood_from_statistics,
+)
 from .runtime import single_threaded_blas
 from .validation import check_sample_weight
 
-INCREMENTAL_HISTORY_DTYPE = np.dtype([
-    ("step", np.int64),
-    ("sweep", np.int64),
-    ("batch", np.int64),
-    ("free_energy_after_e_step", np.float64),
-    ("free_energy_after_m_step", np.float64),
-])
+INCREMENTAL_HISTORY_DTYPE = np.dtype(
+    [
+        ("step", np.int64),
+        ("sweep", np.int64),
+        ("batch", np.int64),
+        ("free_energy_after_e_step", np.float64),
+        ("free_energy_after_m_step", np.float64),
+    ]
+)
 
 
 @dataclass
@@ -78,8 +82,9 @@ def _sum_statistics(batch_statistics):
     )
 
 
-def incremental_em(X, params, n_batches=10, n_sweeps=10, *, reg_covar=1e-6,
-                   sample_weight=None):
+def incremental_em(
+    X, params, n_batches=10, n_sweeps=10, *, reg_covar=1e-6, sample_weight=None
+):
     r"""Fit a Gaussian mixture by incremental EM, one batch of rows per step.
 
     The run starts with a full E-step and an M-step (step 0, the same as one
@@ -111,8 +116,10 @@ def incremental_em(X, params, n_batches=10, n_sweeps=10, *, reg_covar=1e-6,
     X = check_array(X, dtype=np.float64)
     n_samples = X.shape[0]
     if not 1 <= n_batches <= n_samples:
-        raise ValueError(f"n_batches must be between 1 and n_samples = {n_samples}, "
-                         f"got n_batches = {n_batches}.")
+        raise ValueError(
+            f"n_batches must be between 1 and n_samples = {n_samples}, "
+            f"got n_batches = {n_batches}."
+        )
     sample_weight = check_sample_weight(sample_weight, n_samples)
     with single_threaded_blas():
         return _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight)
@@ -123,8 +130,10 @@ def _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight):
     n_samples = X.shape[0]
     covariance_type = params.covariance_type
     shift = np.average(X, axis=0, weights=sample_weight)
-    batches = [slice(rows[0], rows[-1] + 1)
-               for rows in np.array_split(np.arange(n_samples), n_batches)]
+    batches = [
+        slice(rows[0], rows[-1] + 1)
+        for rows in np.array_split(np.arange(n_samples), n_batches)
+    ]
 
     def visit(rows, params):
         """Partial E-step on one batch: its statistics and the entropy of its new q."""
@@ -133,9 +142,13 @@ def _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight):
         return stats, entropy_from_statistics(stats, params)
 
     def free_energy(total, entropies, params):
-        return expected_complete_log_likelihood_from_statistics(total, params) + sum(entropies)
+        return expected_complete_log_likelihood_from_statistics(total, params) + sum(
+            entropies
+        )
 
-    batch_statistics, entropies = map(list, zip(*(visit(rows, params) for rows in batches)))
+    batch_statistics, entropies = map(
+        list, zip(*(visit(rows, params) for rows in batches), strict=True)
+    )
     total = _sum_statistics(batch_statistics)
     log_likelihoods = [total.log_likelihood]
     after_e_step = free_energy(total, entropies, params)
@@ -149,8 +162,18 @@ def _incremental_em(X, params, n_batches, n_sweeps, reg_covar, sample_weight):
             total = _sum_statistics(batch_statistics)
             after_e_step = free_energy(total, entropies, params)
             params = m_step(total, covariance_type, reg_covar)
-            history.append((len(history), sweep, b, after_e_step,
-                            free_energy(total, entropies, params)))
+            history.append(
+                (
+                    len(history),
+                    sweep,
+                    b,
+                    after_e_step,
+                    free_energy(total, entropies, params),
+                )
+            )
         log_likelihoods.append(e_step(X, params, sample_weight, shift).log_likelihood)
-    return IncrementalEMResult(params, np.array(history, dtype=INCREMENTAL_HISTORY_DTYPE),
-                               np.array(log_likelihoods))
+    return IncrementalEMResult(
+        params,
+        np.array(history, dtype=INCREMENTAL_HISTORY_DTYPE),
+        np.array(log_likelihoods),
+    )

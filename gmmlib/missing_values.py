@@ -49,8 +49,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import full_covariances
-from .em_steps import (LOG_2PI, SufficientStatistics, covariances_of, normalize_log_prob,
-                       parameters_from_model)
+from .em_steps import (
+    LOG_2PI,
+    SufficientStatistics,
+    covariances_of,
+    normalize_log_prob,
+    parameters_from_model,
+)
 from .runtime import block_size
 
 MISSING_VALUES_OPTIONS = ("error", "marginalize")
@@ -96,11 +101,14 @@ def missingness_patterns(X):
         raise ValueError(
             f"Input X has {empty.size} sample(s) whose values are all missing "
             f"(NaN), the first at row {empty[0]}. Each sample needs at least one "
-            "observed value; remove such samples before calling this method.")
+            "observed value; remove such samples before calling this method."
+        )
     observed, inverse = np.unique(~missing, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
-    rows = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(observed)))[:-1])
+    rows = np.split(
+        order, np.cumsum(np.bincount(inverse, minlength=len(observed)))[:-1]
+    )
     return MissingnessPatterns(observed, rows)
 
 
@@ -136,7 +144,8 @@ def fill_with_column_means(X, sample_weight=None):
         raise ValueError(
             f"Input X has {empty.size} feature(s) with no observed value (NaN in every "
             f"sample with positive weight), the first is feature {empty[0]}. Remove "
-            "such features before calling this method.")
+            "such features before calling this method."
+        )
     column_means = np.where(missing, 0.0, X).T @ weights / observed_weight
     return np.where(missing, column_means.astype(X.dtype), X)
 
@@ -163,12 +172,13 @@ def _pattern_blocks(X, params, patterns, shift, log_weights=None):
     """
     n_components, n_features = params.means.shape
     means = params.means - shift
-    covariances = full_covariances(covariances_of(params), params.covariance_type,
-                                   n_components, n_features)
+    covariances = full_covariances(
+        covariances_of(params), params.covariance_type, n_components, n_features
+    )
     if log_weights is None:
         log_weights = np.log(params.weights)
     step = block_size(n_components, n_features)
-    for observed, pattern_rows in zip(patterns.observed, patterns.rows):
+    for observed, pattern_rows in zip(patterns.observed, patterns.rows, strict=True):
         o, m = np.flatnonzero(observed), np.flatnonzero(~observed)
         lower = np.linalg.cholesky(covariances[:, o[:, None], o])
         # Tiny inverses with numpy rather than scipy's triangular solver:
@@ -181,17 +191,22 @@ def _pattern_blocks(X, params, patterns, shift, log_weights=None):
         # W_k = L_k^{-1} Sigma_{k,om}, so Sigma_mo Sigma_oo^{-1} v = W_k^T L_k^{-1} v.
         regression = inverse_lower @ covariances[:, o[:, None], m]
         correction = np.zeros((n_components, n_features, n_features))
-        correction[:, m[:, None], m] = (covariances[:, m[:, None], m]
-                                        - regression.transpose(0, 2, 1) @ regression)
+        correction[:, m[:, None], m] = (
+            covariances[:, m[:, None], m] - regression.transpose(0, 2, 1) @ regression
+        )
         log_det = np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
         for start in range(0, len(pattern_rows), step):
-            rows = pattern_rows[start:start + step]
+            rows = pattern_rows[start : start + step]
             observed_values = X[np.ix_(rows, o)].astype(np.float64) - shift[o]
             # whitened[k] = (x_o - mu_{k,o}) L_k^{-T}, shape (n_components, n_block, n_o)
-            whitened = ((observed_values[None] - means[:, None, o])
-                        @ inverse_lower.transpose(0, 2, 1))
-            log_prob = (-0.5 * (len(o) * LOG_2PI + np.sum(whitened**2, axis=2)).T
-                        - log_det + log_weights)
+            whitened = (
+                observed_values[None] - means[:, None, o]
+            ) @ inverse_lower.transpose(0, 2, 1)
+            log_prob = (
+                -0.5 * (len(o) * LOG_2PI + np.sum(whitened**2, axis=2)).T
+                - log_det
+                + log_weights
+            )
             completed = np.empty((n_components, len(rows), n_features))
             completed[:, :, o] = observed_values
             completed[:, :, m] = means[:, None, m] + whitened @ regression
@@ -224,15 +239,17 @@ def estimate_log_prob_resp_missing(X, params, patterns=None, log_weights=None):
     n_features = X.shape[1]
     log_prob_norm = np.empty(len(X))
     resp = np.empty((len(X), len(params.weights)))
-    for rows, log_prob, _, _ in _pattern_blocks(X, params, patterns, np.zeros(n_features),
-                                                log_weights):
+    for rows, log_prob, _, _ in _pattern_blocks(
+        X, params, patterns, np.zeros(n_features), log_weights
+    ):
         log_prob_norm[rows] = normalize_log_prob(log_prob)
         resp[rows] = log_prob
     return log_prob_norm, resp
 
 
-def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None,
-                   log_weights=None):
+def e_step_missing(
+    X, params, sample_weight=None, shift=None, patterns=None, log_weights=None
+):
     r"""One E-step with the missing coordinates marginalised out.
 
     Same contract as :func:`gmmlib.em_steps.e_step`: returns the expected
@@ -259,13 +276,16 @@ def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None,
     """
     patterns = missingness_patterns(X) if patterns is None else patterns
     n_components, n_features = params.means.shape
-    shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
+    shift = (
+        np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
+    )
     nk = np.zeros(n_components)
     first = np.zeros((n_components, n_features))
     second = np.zeros((n_components, n_features, n_features))
     log_likelihood = 0.0
-    for rows, resp, completed, correction in _pattern_blocks(X, params, patterns, shift,
-                                                             log_weights):
+    for rows, resp, completed, correction in _pattern_blocks(
+        X, params, patterns, shift, log_weights
+    ):
         log_prob_norm = normalize_log_prob(resp)
         if sample_weight is not None:
             log_prob_norm *= sample_weight[rows]
@@ -274,8 +294,10 @@ def e_step_missing(X, params, sample_weight=None, shift=None, patterns=None,
         block_nk = resp.sum(axis=0)
         nk += block_nk
         first += np.einsum("nk,knd->kd", resp, completed)
-        second += (completed.transpose(0, 2, 1) @ (resp.T[:, :, None] * completed)
-                   + block_nk[:, None, None] * correction)
+        second += (
+            completed.transpose(0, 2, 1) @ (resp.T[:, :, None] * completed)
+            + block_nk[:, None, None] * correction
+        )
     if params.covariance_type == "tied":
         second = second.sum(axis=0)
     elif params.covariance_type in ("diag", "spherical"):
@@ -308,9 +330,11 @@ def impute_conditional_means(model, X):
     params = parameters_from_model(model)
     X_imputed = X.copy()
     patterns = missingness_patterns(X)
-    for rows, resp, completed, _ in _pattern_blocks(X, params, patterns,
-                                                    np.zeros(X.shape[1])):
+    for rows, resp, completed, _ in _pattern_blocks(
+        X, params, patterns, np.zeros(X.shape[1])
+    ):
         normalize_log_prob(resp)
-        X_imputed[rows] = np.where(np.isnan(X[rows]),
-                                   np.einsum("nk,knd->nd", resp, completed), X[rows])
+        X_imputed[rows] = np.where(
+            np.isnan(X[rows]), np.einsum("nk,knd->nd", resp, completed), X[rows]
+        )
     return X_imputed

@@ -35,6 +35,7 @@ why it climbs"); the E-step's statistics feed the next M-step.
 import warnings
 from numbers import Integral, Real
 from time import time
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -49,11 +50,13 @@ from .missing_values import MISSING_VALUES_OPTIONS
 from .runtime import single_threaded_blas
 from .validation import check_n_samples
 
-HISTORY_DTYPE = np.dtype([
-    ("iteration", np.int64),
-    ("log_likelihood_before", np.float64),
-    ("log_likelihood_after", np.float64),
-])
+HISTORY_DTYPE = np.dtype(
+    [
+        ("iteration", np.int64),
+        ("log_likelihood_before", np.float64),
+        ("log_likelihood_after", np.float64),
+    ]
+)
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
@@ -63,7 +66,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     :class:`gmmlib.BayesianGaussianMixture` for the parameters and attributes.
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
         "tol": [Interval(Real, 0.0, None, closed="left")],
@@ -113,13 +116,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         data = self._fit(X, sample_weight)
-        return data.log_prob_resp(*self._parameters(self._fitted_state()))[1].argmax(axis=1)
+        return data.log_prob_resp(*self._parameters(self._fitted_state()))[1].argmax(
+            axis=1
+        )
 
     def _fit(self, X, sample_weight):
         """The driver: validate, start ``n_init`` times (or warm), keep the best run."""
         self._validate_params()
-        data = data_source(self, X, sample_weight, missing_values=self.missing_values,
-                           min_samples=2)
+        data = data_source(
+            self, X, sample_weight, missing_values=self.missing_values, min_samples=2
+        )
         check_n_samples(data.n_samples, self.n_components)
         self._prepare_fit(data)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -140,7 +146,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             warnings.warn(
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
-                "degenerate data.", ConvergenceWarning)
+                "degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,  # the code that called fit or fit_predict
+            )
         self._set_state(best["state"], data.dtype)
         self.converged_ = best["converged"]
         self.n_iter_ = best["n_iter"]
@@ -151,8 +160,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _starting_statistics(self, data, random_state):
         """Statistics of the starting responsibilities that ``init_params`` chooses."""
-        return data.starting_statistics(self.n_components, self.init_params,
-                                        self.covariance_type, random_state)
+        return data.starting_statistics(
+            self.n_components, self.init_params, self.covariance_type, random_state
+        )
 
     def _e_step(self, data, state):
         return data.e_step(*self._parameters(state))
@@ -173,8 +183,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 new_state = self._m_step(stats, state)
                 new_stats = self._e_step(data, new_state)
                 bound = self._lower_bound(stats, state, new_state)
-                history.append((n_iter, stats.mean_log_likelihood,
-                                new_stats.mean_log_likelihood))
+                history.append(
+                    (n_iter, stats.mean_log_likelihood, new_stats.mean_log_likelihood)
+                )
                 lower_bounds.append(bound)
                 state, stats = new_state, new_stats
                 change = bound - previous
@@ -182,8 +193,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 if abs(change) < self.tol:
                     converged = True
                     break
-        return dict(state=state, lower_bound=bound, converged=converged, n_iter=n_iter,
-                    lower_bounds=lower_bounds, history=history)
+        return dict(
+            state=state,
+            lower_bound=bound,
+            converged=converged,
+            n_iter=n_iter,
+            lower_bounds=lower_bounds,
+            history=history,
+        )
 
     # ---------------------------------------------------------------- inference
     def __sklearn_tags__(self):
@@ -271,7 +288,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if n_samples < 1:
             raise ValueError(
                 f"Invalid value for 'n_samples': {n_samples} . The sampling "
-                "requires at least one sample.")
+                "requires at least one sample."
+            )
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_.astype(np.float64))
         labels = np.repeat(np.arange(self.n_components), counts)
@@ -280,8 +298,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         # x = mu_k + P_k^{-T} z has covariance P_k^{-T} P_k^{-1} = Sigma_k.
         factors = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         if self.covariance_type == "full":
-            X = np.einsum("nij,nj->ni", np.linalg.inv(factors)[labels].transpose(0, 2, 1),
-                          noise)
+            X = np.einsum(
+                "nij,nj->ni", np.linalg.inv(factors)[labels].transpose(0, 2, 1), noise
+            )
         elif self.covariance_type == "tied":
             X = noise @ np.linalg.inv(factors)
         elif self.covariance_type == "diag":
@@ -304,8 +323,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             print(f"  Iteration {n_iter}")
         elif self.verbose >= 2:
             now = time()
-            print(f"  Iteration {n_iter}\t time lapse {now - self._iter_start_time:.5f}s"
-                  f"\t ll change {change:.5f}")
+            print(
+                f"  Iteration {n_iter}\t time lapse {now - self._iter_start_time:.5f}s"
+                f"\t ll change {change:.5f}"
+            )
             self._iter_start_time = now
 
     def _print_verbose_init_end(self, lower_bound, converged):
@@ -313,5 +334,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.verbose == 1:
             print(f"Initialization {message}.")
         elif self.verbose >= 2:
-            print(f"Initialization {message}. time lapse "
-                  f"{time() - self._init_start_time:.5f}s\t lower bound {lower_bound:.5f}.")
+            print(
+                f"Initialization {message}. time lapse "
+                f"{time() - self._init_start_time:.5f}s\t lower bound {lower_bound:.5f}."
+            )

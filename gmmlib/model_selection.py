@@ -42,16 +42,18 @@ from .gaussian_mixture import GaussianMixture
 #: The criteria :func:`fit_grid` tabulates; :meth:`ModelGrid.best` minimises one.
 CRITERIA = ("bic", "aic", "icl", "icl_entropy")
 
-GRID_DTYPE = np.dtype([
-    ("n_components", np.int64),
-    ("covariance_type", "U9"),
-    ("n_parameters", np.int64),
-    ("log_likelihood", np.float64),
-    ("bic", np.float64),
-    ("aic", np.float64),
-    ("icl", np.float64),
-    ("icl_entropy", np.float64),
-])
+GRID_DTYPE = np.dtype(
+    [
+        ("n_components", np.int64),
+        ("covariance_type", "U9"),
+        ("n_parameters", np.int64),
+        ("log_likelihood", np.float64),
+        ("bic", np.float64),
+        ("aic", np.float64),
+        ("icl", np.float64),
+        ("icl_entropy", np.float64),
+    ]
+)
 
 
 def map_classification_loss(resp):
@@ -110,8 +112,7 @@ def information_criteria(model, X):
 
 def _check_criterion(criterion, allowed):
     if criterion not in allowed:
-        raise ValueError(
-            f"criterion must be one of {allowed}, got {criterion!r}")
+        raise ValueError(f"criterion must be one of {allowed}, got {criterion!r}")
 
 
 @dataclass
@@ -153,9 +154,13 @@ class ModelGrid:
             ``{criterion: (n_components, covariance_type)}`` for every
             criterion in :data:`CRITERIA`.
         """
-        return {criterion: (int(self.best(criterion)["n_components"]),
-                            str(self.best(criterion)["covariance_type"]))
-                for criterion in CRITERIA}
+        return {
+            criterion: (
+                int(self.best(criterion)["n_components"]),
+                str(self.best(criterion)["covariance_type"]),
+            )
+            for criterion in CRITERIA
+        }
 
     def best_model(self, criterion="bic"):
         """The fitted estimator chosen by ``criterion``."""
@@ -168,14 +173,18 @@ class ModelGrid:
         ``criterion`` is one of :data:`CRITERIA`, ``'log_likelihood'`` or
         ``'n_parameters'``.
         """
-        _check_criterion(criterion,
-                         CRITERIA + ("log_likelihood", "n_parameters"))
+        _check_criterion(criterion, CRITERIA + ("log_likelihood", "n_parameters"))
         rows = self.table[self.table["covariance_type"] == covariance_type]
         return rows["n_components"], rows[criterion]
 
 
-def fit_grid(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
-             estimator=GaussianMixture, **options):
+def fit_grid(
+    X,
+    n_components=range(1, 10),
+    covariance_types=COVARIANCE_TYPES,
+    estimator=GaussianMixture,
+    **options,
+):
     """Fit a mixture for every number of components and covariance type.
 
     Parameters
@@ -206,12 +215,22 @@ def fit_grid(X, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
     rows, models = [], {}
     for covariance_type in covariance_types:
         for k in n_components:
-            model = estimator(n_components=k, covariance_type=covariance_type,
-                              **options).fit(X)
+            model = estimator(
+                n_components=k, covariance_type=covariance_type, **options
+            ).fit(X)
             criteria = information_criteria(model, X)
-            rows.append((k, covariance_type, criteria["n_parameters"],
-                         criteria["log_likelihood"], criteria["bic"], criteria["aic"],
-                         criteria["icl"], criteria["icl_entropy"]))
+            rows.append(
+                (
+                    k,
+                    covariance_type,
+                    criteria["n_parameters"],
+                    criteria["log_likelihood"],
+                    criteria["bic"],
+                    criteria["aic"],
+                    criteria["icl"],
+                    criteria["icl_entropy"],
+                )
+            )
             models[k, covariance_type] = model
     return ModelGrid(np.array(rows, dtype=GRID_DTYPE), models)
 

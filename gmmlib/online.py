@@ -60,8 +60,9 @@ class StepwiseEM:
         Number of updates so far.
     """
 
-    def __init__(self, params, shift, learning_decay, learning_offset,
-                 m_step=exact_m_step):
+    def __init__(
+        self, params, shift, learning_decay, learning_offset, m_step=exact_m_step
+    ):
         self.params = params
         self.m_step = m_step
         self.shift = np.asarray(shift, dtype=np.float64)
@@ -102,8 +103,10 @@ class StepwiseEM:
             old,
             nk=keep * old.nk + eta * scale * batch.nk,
             first_moments=keep * old.first_moments + eta * scale * batch.first_moments,
-            second_moments=keep * old.second_moments + eta * scale * batch.second_moments,
-            log_likelihood=keep * old.log_likelihood + eta * scale * batch.log_likelihood,
+            second_moments=keep * old.second_moments
+            + eta * scale * batch.second_moments,
+            log_likelihood=keep * old.log_likelihood
+            + eta * scale * batch.log_likelihood,
             total_weight=1.0,
         )
         self.params = self.m_step(self.statistics, self.params, reg_covar)

@@ -48,8 +48,16 @@ def ellipse_geometry(covariance, scale=2.0):
     return float(width), float(height), float(angle)
 
 
-def plot_gaussian_ellipses(ax, means, covariances, covariance_type="full", scale=2.0,
-                           features=(0, 1), colors=None, **kwargs):
+def plot_gaussian_ellipses(
+    ax,
+    means,
+    covariances,
+    covariance_type="full",
+    scale=2.0,
+    features=(0, 1),
+    colors=None,
+    **kwargs,
+):
     """Draw one ellipse per mixture component on a matplotlib axes.
 
     Works for the four covariance types in scikit-learn's layout, so the
@@ -88,8 +96,9 @@ def plot_gaussian_ellipses(ax, means, covariances, covariance_type="full", scale
     means = np.asarray(means, dtype=np.float64)
     n_components, n_features = means.shape
     pair = list(features)
-    matrices = full_covariances(covariances, covariance_type, n_components,
-                                n_features)[:, pair][:, :, pair]
+    matrices = full_covariances(covariances, covariance_type, n_components, n_features)[
+        :, pair
+    ][:, :, pair]
     options = dict(fill=False, lw=2)
     options.update(kwargs)
     ellipses = []

@@ -62,8 +62,9 @@ def block_size(n_components, n_features, covariance_type="full", dtype=np.float6
     """
     if BLOCK_ROWS is not None:
         return BLOCK_ROWS
-    bytes_per_row = ((n_statistics(n_features, covariance_type) + n_components)
-                     * np.dtype(dtype).itemsize)
+    bytes_per_row = (
+        n_statistics(n_features, covariance_type) + n_components
+    ) * np.dtype(dtype).itemsize
     return max(MIN_BLOCK_ROWS, BLOCK_BYTES // bytes_per_row)
 
 
@@ -75,7 +76,9 @@ def _blas_controller():
 
 def blas_threads():
     """Threads BLAS may use now (``OPENBLAS_NUM_THREADS``, ``threadpool_limits``)."""
-    return max([lib.num_threads for lib in _blas_controller().lib_controllers], default=1)
+    return max(
+        [lib.num_threads for lib in _blas_controller().lib_controllers], default=1
+    )
 
 
 def single_threaded_blas():

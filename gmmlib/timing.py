@@ -58,8 +58,10 @@ def compare_iteration_times(factories, X, iterations=5, repeats=3):
             short[name].append(fit_seconds(factory(1), data[name]))
             models[name] = factory(1 + iterations)
             long[name].append(fit_seconds(models[name], data[name]))
-    seconds = {name: (np.median(long[name]) - np.median(short[name])) / iterations
-               for name in factories}
+    seconds = {
+        name: (np.median(long[name]) - np.median(short[name])) / iterations
+        for name in factories
+    }
     return {name: float(value) for name, value in seconds.items()}, models
 
 
@@ -97,9 +99,19 @@ def common_start(X, n_components, covariance_type="full", random_state=0):
     return dict(weights_init=weights, means_init=means, precisions_init=precisions)
 
 
-def max_relative_difference(model, reference, names=("weights_", "means_", "covariances_")):
+def max_relative_difference(
+    model, reference, names=("weights_", "means_", "covariances_")
+):
     r"""Largest :math:`\max|a - b| / \max|b|` over fitted arrays of two mixtures."""
-    return max(float(np.max(np.abs(np.asarray(getattr(model, name), dtype=np.float64)
-                                   - getattr(reference, name)))
-                     / np.max(np.abs(getattr(reference, name))))
-               for name in names)
+    return max(
+        float(
+            np.max(
+                np.abs(
+                    np.asarray(getattr(model, name), dtype=np.float64)
+                    - getattr(reference, name)
+                )
+            )
+            / np.max(np.abs(getattr(reference, name)))
+        )
+        for name in names
+    )

@@ -86,25 +86,36 @@ class TwoGaussianTrace:
         -------
         TwoGaussianParameters
         """
-        return TwoGaussianParameters(*(float(getattr(self, name)[iteration])
-                                       for name in TwoGaussianParameters._fields))
+        return TwoGaussianParameters(
+            *(
+                float(getattr(self, name)[iteration])
+                for name in TwoGaussianParameters._fields
+            )
+        )
 
 
 def _check_parameters(pi, mu0, sigma0, mu1, sigma1):
     """Validated parameters as a :class:`TwoGaussianParameters` of floats."""
-    params = TwoGaussianParameters(*(float(value) for value in (pi, mu0, sigma0, mu1,
-                                                                 sigma1)))
+    params = TwoGaussianParameters(
+        *(float(value) for value in (pi, mu0, sigma0, mu1, sigma1))
+    )
     if not 0.0 < params.pi < 1.0:
-        raise ValueError(f"The parameter 'pi' should be in the range (0, 1), but got "
-                         f"pi={params.pi!r}")
+        raise ValueError(
+            f"The parameter 'pi' should be in the range (0, 1), but got "
+            f"pi={params.pi!r}"
+        )
     for name in ("sigma0", "sigma1"):
         if not getattr(params, name) > 0.0:
-            raise ValueError(f"The parameter '{name}' should be positive, but got "
-                             f"{name}={getattr(params, name)!r}")
+            raise ValueError(
+                f"The parameter '{name}' should be positive, but got "
+                f"{name}={getattr(params, name)!r}"
+            )
     for name in ("mu0", "mu1"):
         if not np.isfinite(getattr(params, name)):
-            raise ValueError(f"The parameter '{name}' should be finite, but got "
-                             f"{name}={getattr(params, name)!r}")
+            raise ValueError(
+                f"The parameter '{name}' should be finite, but got "
+                f"{name}={getattr(params, name)!r}"
+            )
     return params
 
 
@@ -112,8 +123,10 @@ def _check_observations(y):
     """The observations as a finite float64 array of shape (n_samples,)."""
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
-        raise ValueError(f"Expected 1D array of observations, got {y.ndim}D array "
-                         "instead. Pass a one-dimensional array of shape (n_samples,).")
+        raise ValueError(
+            f"Expected 1D array of observations, got {y.ndim}D array "
+            "instead. Pass a one-dimensional array of shape (n_samples,)."
+        )
     if len(y) < 2:
         raise ValueError(f"Expected n_samples >= 2 but got n_samples = {len(y)}")
     if not np.all(np.isfinite(y)):
@@ -157,15 +170,20 @@ def log_joint_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
     log_joint : ndarray of shape (n_samples, 2)
         Column :math:`j` holds :math:`\log P(y_n, z_n = j \mid \theta)`.
     """
-    return _log_joint(_check_observations(y),
-                      _check_parameters(pi, mu0, sigma0, mu1, sigma1))
+    return _log_joint(
+        _check_observations(y), _check_parameters(pi, mu0, sigma0, mu1, sigma1)
+    )
 
 
 def _log_joint(y, params):
     """:func:`log_joint_two_gaussians` without the input checks."""
     pi, mu0, sigma0, mu1, sigma1 = params
-    return np.column_stack([np.log1p(-pi) + log_normal_density(y, mu0, sigma0),
-                            np.log(pi) + log_normal_density(y, mu1, sigma1)])
+    return np.column_stack(
+        [
+            np.log1p(-pi) + log_normal_density(y, mu0, sigma0),
+            np.log(pi) + log_normal_density(y, mu1, sigma1),
+        ]
+    )
 
 
 def log_likelihood_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
@@ -257,12 +275,15 @@ def m_step_two_gaussians(y, gamma):
     y = _check_observations(y)
     gamma = np.asarray(gamma, dtype=np.float64)
     if gamma.shape != y.shape:
-        raise ValueError(f"gamma should have the shape of y, {y.shape}, but got "
-                         f"{gamma.shape}")
+        raise ValueError(
+            f"gamma should have the shape of y, {y.shape}, but got {gamma.shape}"
+        )
     if np.any(gamma < 0.0) or np.any(gamma > 1.0):
-        raise ValueError("The responsibilities 'gamma' should be in the range [0, 1], "
-                         f"but got max value {gamma.max():.5f}, min value "
-                         f"{gamma.min():.5f}")
+        raise ValueError(
+            "The responsibilities 'gamma' should be in the range [0, 1], "
+            f"but got max value {gamma.max():.5f}, min value "
+            f"{gamma.min():.5f}"
+        )
     return _m_step(y, gamma)
 
 
@@ -279,12 +300,18 @@ def _m_step(y, gamma):
     variance1 = (gamma * (y - mu1) ** 2).sum() / n1
     if not (variance0 > 0.0 and variance1 > 0.0):
         raise ValueError(DEGENERATE_COVARIANCE_MESSAGE)
-    return TwoGaussianParameters(float(pi), float(mu0), float(np.sqrt(variance0)),
-                                 float(mu1), float(np.sqrt(variance1)))
+    return TwoGaussianParameters(
+        float(pi),
+        float(mu0),
+        float(np.sqrt(variance0)),
+        float(mu1),
+        float(np.sqrt(variance1)),
+    )
 
 
-def expected_complete_log_likelihood_two_gaussians(y, gamma, pi, mu0, sigma0, mu1,
-                                                   sigma1):
+def expected_complete_log_likelihood_two_gaussians(
+    y, gamma, pi, mu0, sigma0, mu1, sigma1
+):
     r"""The function :math:`Q(\theta, \theta^{(j)})` that the M-step maximises.
 
     The complete-data log-likelihood of chapter 1 with every label :math:`z_n`
@@ -343,11 +370,13 @@ def em_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1, max_iter=100, tol=1e-6):
     y = _check_observations(y)
     params = _check_parameters(pi, mu0, sigma0, mu1, sigma1)
     if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"The 'max_iter' parameter must be a non-negative int, got "
-                         f"{max_iter!r}.")
+        raise ValueError(
+            f"The 'max_iter' parameter must be a non-negative int, got {max_iter!r}."
+        )
     if not tol >= 0.0:
-        raise ValueError(f"The 'tol' parameter must be a float in the range [0.0, inf),"
-                         f" got {tol!r}.")
+        raise ValueError(
+            f"The 'tol' parameter must be a float in the range [0.0, inf), got {tol!r}."
+        )
     n_samples = len(y)
     # One log-sum-exp per observation gives both the E-step and the log-likelihood.
     # The inputs are checked once, above, not in every iteration.
@@ -364,6 +393,9 @@ def em_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1, max_iter=100, tol=1e-6):
             converged = True
             break
     columns = np.array(history, dtype=np.float64).T
-    return TwoGaussianTrace(*columns, gamma=np.array(gammas),
-                            log_likelihood=np.array(log_likelihoods),
-                            converged=converged)
+    return TwoGaussianTrace(
+        *columns,
+        gamma=np.array(gammas),
+        log_likelihood=np.array(log_likelihoods),
+        converged=converged,
+    )

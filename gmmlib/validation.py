@@ -32,7 +32,8 @@ def check_n_samples(n_samples, n_components):
     if n_samples < n_components:
         raise ValueError(
             "Expected n_samples >= n_components but got n_components = "
-            f"{n_components}, n_samples = {n_samples}")
+            f"{n_components}, n_samples = {n_samples}"
+        )
 
 
 def check_weights(weights, n_components):
@@ -83,8 +84,7 @@ def _check_positive(values, name):
 
 
 def _check_symmetric_positive_definite(matrix, name):
-    if not (np.allclose(matrix, matrix.T)
-            and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
+    if not (np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
         raise ValueError(f"'{name}' should be symmetric, positive-definite")
 
 
@@ -100,8 +100,12 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     -------
     precisions : ndarray
     """
-    precisions = check_array(precisions, dtype=[np.float64, np.float32],
-                             ensure_2d=False, allow_nd=covariance_type == "full")
+    precisions = check_array(
+        precisions,
+        dtype=[np.float64, np.float32],
+        ensure_2d=False,
+        allow_nd=covariance_type == "full",
+    )
     shapes = {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),
@@ -111,7 +115,9 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
     if covariance_type == "full":
         for precision in precisions:
-            _check_symmetric_positive_definite(precision, f"{covariance_type} precision")
+            _check_symmetric_positive_definite(
+                precision, f"{covariance_type} precision"
+            )
     elif covariance_type == "tied":
         _check_symmetric_positive_definite(precisions, f"{covariance_type} precision")
     else:
@@ -130,8 +136,9 @@ def check_sample_weight(sample_weight, n_samples):
     """
     if sample_weight is None:
         return None
-    sample_weight = check_array(sample_weight, dtype=np.float64, ensure_2d=False,
-                                input_name="sample_weight")
+    sample_weight = check_array(
+        sample_weight, dtype=np.float64, ensure_2d=False, input_name="sample_weight"
+    )
     _check_shape(sample_weight, (n_samples,), "sample_weight")
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in data passed to sample_weight")
@@ -147,7 +154,9 @@ def check_mean_prior(mean_prior, n_features):
     -------
     mean_prior : ndarray of shape (n_features,)
     """
-    mean_prior = check_array(mean_prior, dtype=[np.float64, np.float32], ensure_2d=False)
+    mean_prior = check_array(
+        mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
+    )
     _check_shape(mean_prior, (n_features,), "means")
     return mean_prior
 
@@ -163,11 +172,11 @@ def check_degrees_of_freedom_prior(degrees_of_freedom_prior, n_features):
     if not degrees_of_freedom_prior > n_features - 1.0:
         raise ValueError(
             "The parameter 'degrees_of_freedom_prior' should be greater than "
-            f"{n_features - 1}, but got {degrees_of_freedom_prior:.3f}.")
+            f"{n_features - 1}, but got {degrees_of_freedom_prior:.3f}."
+        )
 
 
-def check_covariance_prior(covariance_prior, covariance_type, n_features,
-                           names=None):
+def check_covariance_prior(covariance_prior, covariance_type, n_features, names=None):
     """Validate the scale of a Wishart prior by covariance type.
 
     The scale is :math:`W_0^{-1}` of :class:`gmmlib.BayesianGaussianMixture` and
@@ -190,16 +199,21 @@ def check_covariance_prior(covariance_prior, covariance_type, n_features,
     -------
     covariance_prior : ndarray or float
     """
-    shape_name, value_name = names or (f"{covariance_type} covariance_prior",
-                                       f"{covariance_type} precision")
+    shape_name, value_name = names or (
+        f"{covariance_type} covariance_prior",
+        f"{covariance_type} precision",
+    )
     if covariance_type == "spherical":
         if np.ndim(covariance_prior) != 0:
-            raise ValueError(f"The parameter '{shape_name}' should be a float, but got "
-                             f"an array of shape {np.shape(covariance_prior)}")
+            raise ValueError(
+                f"The parameter '{shape_name}' should be a float, but got "
+                f"an array of shape {np.shape(covariance_prior)}"
+            )
         _check_positive(np.asarray(covariance_prior), value_name)
         return float(covariance_prior)
-    covariance_prior = check_array(covariance_prior, dtype=[np.float64, np.float32],
-                                   ensure_2d=False)
+    covariance_prior = check_array(
+        covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
+    )
     if covariance_type == "diag":
         _check_shape(covariance_prior, (n_features,), shape_name)
         _check_positive(covariance_prior, value_name)

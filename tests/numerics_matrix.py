@@ -45,7 +45,8 @@ KERNELS = {
     "Zen": {"avx2", "fma"},
     "SkylakeX": SKYLAKEX_FLAGS,
     "Cooperlake": SKYLAKEX_FLAGS | {"avx512_bf16"},
-    "SapphireRapids": SKYLAKEX_FLAGS | {"avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16"},
+    "SapphireRapids": SKYLAKEX_FLAGS
+    | {"avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16"},
 }
 THREADS = (1, 3)
 #: A prime number of rows, so that blocks fall at other places than any default.
@@ -65,12 +66,15 @@ def cpu_flags():
 
 def kernels_running(coretype):
     """The OpenBLAS core names numpy's and scipy's libraries report under ``coretype``."""
-    code = ("import numpy, scipy.linalg; from threadpoolctl import threadpool_info; "
-            "print(' and '.join(sorted({i['architecture'] for i in threadpool_info() "
-            "if i['internal_api'] == 'openblas'})))")
+    code = (
+        "import numpy, scipy.linalg; from threadpoolctl import threadpool_info; "
+        "print(' and '.join(sorted({i['architecture'] for i in threadpool_info() "
+        "if i['internal_api'] == 'openblas'})))"
+    )
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
-    return subprocess.run([PYTHON, "-c", code], env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [PYTHON, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def choose_kernels():
@@ -78,11 +82,15 @@ def choose_kernels():
     flags, chosen, seen = cpu_flags(), [], {}
     for name, needed in KERNELS.items():
         if not needed <= flags:
-            print(f"  {name:15s} skipped: the CPU lacks {', '.join(sorted(needed - flags))}")
+            print(
+                f"  {name:15s} skipped: the CPU lacks {', '.join(sorted(needed - flags))}"
+            )
             continue
         running = kernels_running(name)
         if running in seen:
-            print(f"  {name:15s} skipped: OpenBLAS runs it as {running}, as for {seen[running]}")
+            print(
+                f"  {name:15s} skipped: OpenBLAS runs it as {running}, as for {seen[running]}"
+            )
             continue
         seen[running] = name
         chosen.append(name)
@@ -92,21 +100,38 @@ def choose_kernels():
 
 def configurations(kernels):
     """(name, environment changes) for every run of the matrix."""
-    runs = [(f"{kernel}, {threads} thread{'s' * (threads > 1)}",
-             dict(OPENBLAS_CORETYPE=kernel, threads=threads))
-            for kernel in kernels for threads in THREADS]
-    runs.append((f"{kernels[-1]}, 1 thread, gmmlib blocks of {SMALL_BLOCK_ROWS} rows",
-                 dict(OPENBLAS_CORETYPE=kernels[-1], threads=1,
-                      GMMLIB_BLOCK_ROWS=str(SMALL_BLOCK_ROWS))))
+    runs = [
+        (
+            f"{kernel}, {threads} thread{'s' * (threads > 1)}",
+            dict(OPENBLAS_CORETYPE=kernel, threads=threads),
+        )
+        for kernel in kernels
+        for threads in THREADS
+    ]
+    runs.append(
+        (
+            f"{kernels[-1]}, 1 thread, gmmlib blocks of {SMALL_BLOCK_ROWS} rows",
+            dict(
+                OPENBLAS_CORETYPE=kernels[-1],
+                threads=1,
+                GMMLIB_BLOCK_ROWS=str(SMALL_BLOCK_ROWS),
+            ),
+        )
+    )
     return runs
 
 
 def environment(changes, log):
     """The process environment of one configuration, logging tolerances to ``log``."""
-    env = dict(os.environ, GMM_TOLERANCE_LOG=str(log),
-               IPYTHONDIR=str(ROOT / "tests" / "book" / "offline"))
+    env = dict(
+        os.environ,
+        GMM_TOLERANCE_LOG=str(log),
+        IPYTHONDIR=str(ROOT / "tests" / "book" / "offline"),
+    )
     threads = str(changes["threads"])
-    env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    env.update(
+        OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads
+    )
     env.update({key: value for key, value in changes.items() if key != "threads"})
     env.pop("GMM_TOLERANCE_SOURCE", None)
     return env
@@ -115,8 +140,17 @@ def environment(changes, log):
 def run(command, env, log_file):
     """Run ``command``; its output goes to ``log_file``. True if it succeeded."""
     with open(log_file, "w") as output:
-        return subprocess.run(command, env=env, cwd=ROOT, stdout=output,
-                              stderr=subprocess.STDOUT).returncode == 0
+        return (
+            subprocess.run(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,  # a failure is reported by the return value
+            ).returncode
+            == 0
+        )
 
 
 def run_configuration(name, changes, folder):
@@ -124,15 +158,35 @@ def run_configuration(name, changes, folder):
     folder.mkdir(parents=True)
     env = environment(changes, folder / "tolerances.jsonl")
     failures = []
-    pytest = [PYTHON, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "tests"]
+    pytest = [
+        PYTHON,
+        "-m",
+        "pytest",
+        "-q",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+    ]
     if not run(pytest, dict(env, MPLBACKEND="Agg"), folder / "pytest.log"):
         failures.append("pytest")
 
     def execute(chapter):
-        command = [str(BIN / "jupytext"), "--to", "ipynb", "--execute",
-                   "--output", str(folder / f"{chapter.stem}.ipynb"), str(chapter)]
-        ok = run(command, dict(env, GMM_TOLERANCE_SOURCE=chapter.stem),
-                 folder / f"{chapter.stem}.log")
+        command = [
+            str(BIN / "jupytext"),
+            "--to",
+            "ipynb",
+            "--execute",
+            "--output",
+            str(folder / f"{chapter.stem}.ipynb"),
+            str(chapter),
+        ]
+        ok = run(
+            command,
+            dict(env, GMM_TOLERANCE_SOURCE=chapter.stem),
+            folder / f"{chapter.stem}.log",
+        )
         return None if ok else chapter.stem
 
     with ThreadPoolExecutor(2) as pool:
@@ -155,8 +209,16 @@ def closest_calls(folders):
         largest = {}
         for line in path.read_text().splitlines():
             entry = json.loads(line)
-            if entry["site"] not in largest or entry["ratio"] > largest[entry["site"]][0]:
-                largest[entry["site"]] = (entry["ratio"], name, entry["rtol"], entry["atol"])
+            if (
+                entry["site"] not in largest
+                or entry["ratio"] > largest[entry["site"]][0]
+            ):
+                largest[entry["site"]] = (
+                    entry["ratio"],
+                    name,
+                    entry["rtol"],
+                    entry["atol"],
+                )
         for site, values in largest.items():
             per_site.setdefault(site, []).append(values)
     table = []
@@ -170,8 +232,10 @@ def main():
     print("OpenBLAS kernels (OPENBLAS_CORETYPE):")
     kernels = choose_kernels()
     runs = configurations(kernels)
-    print(f"Running {len(runs)} configurations: the pytest suite and {len(CHAPTERS)} chapters"
-          " in each.")
+    print(
+        f"Running {len(runs)} configurations: the pytest suite and {len(CHAPTERS)} chapters"
+        " in each."
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     results, folders = [], []
     with tempfile.TemporaryDirectory(prefix="numerics-") as scratch:
@@ -183,7 +247,9 @@ def main():
             status = "passed" if not failures else "FAILED: " + ", ".join(failures)
             print(f"  {name:50s} {seconds:5.0f} s  {status}", flush=True)
             for failure in failures:
-                log = folder / ("pytest.log" if failure == "pytest" else f"{failure}.log")
+                log = folder / (
+                    "pytest.log" if failure == "pytest" else f"{failure}.log"
+                )
                 print(f"--- {failure} under {name} (last lines of its output)")
                 print("\n".join(log.read_text().splitlines()[-40:]))
             results.append(failures)
@@ -192,16 +258,22 @@ def main():
     with open(OUT / "tolerances.tsv", "w") as out:
         out.write("largest ratio\tconfiguration\trtol\tatol\tspread\tsite\n")
         for site, (ratio, name, rtol, atol, spread) in table:
-            out.write(f"{ratio:.3g}\t{name}\t{rtol:g}\t{atol:g}\t{spread:.3g}\t{site}\n")
+            out.write(
+                f"{ratio:.3g}\t{name}\t{rtol:g}\t{atol:g}\t{spread:.3g}\t{site}\n"
+            )
     close = [(site, values) for site, values in table if values[0] > MARGIN]
-    print(f"\n{len(table)} assert_allclose sites; {len(close)} came within a factor of "
-          f"{1 / MARGIN:g} of their tolerance. Ratio: largest error / allowed error, in "
-          "the worst configuration; spread: how much that ratio moved between "
-          "configurations (0: the value checked does not depend on rounding, the "
-          "bound is statistical or a quoted precision, with its reason beside it):")
+    print(
+        f"\n{len(table)} assert_allclose sites; {len(close)} came within a factor of "
+        f"{1 / MARGIN:g} of their tolerance. Ratio: largest error / allowed error, in "
+        "the worst configuration; spread: how much that ratio moved between "
+        "configurations (0: the value checked does not depend on rounding, the "
+        "bound is statistical or a quoted precision, with its reason beside it):"
+    )
     for site, (ratio, name, rtol, atol, spread) in close:
-        print(f"  {ratio:8.3g}  spread {spread:8.2g}  rtol={rtol:g} atol={atol:g}  [{name}]"
-              f"  {site[:100]}")
+        print(
+            f"  {ratio:8.3g}  spread {spread:8.2g}  rtol={rtol:g} atol={atol:g}  [{name}]"
+            f"  {site[:100]}"
+        )
     print(f"Full table: {OUT / 'tolerances.tsv'}")
     failed = sum(bool(failures) for failures in results)
     print(f"{len(runs) - failed} passed, {failed} failed")

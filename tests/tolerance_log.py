@@ -38,8 +38,9 @@ def worst_ratio(actual, desired, rtol, atol):
     Elements equal in value (infinities and NaNs included, as ``assert_allclose``
     treats them) count 0; an unequal element allowed no error counts ``inf``.
     """
-    actual, desired = np.broadcast_arrays(np.asarray(actual, dtype=float),
-                                          np.asarray(desired, dtype=float))
+    actual, desired = np.broadcast_arrays(
+        np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
+    )
     equal = (actual == desired) | (np.isnan(actual) & np.isnan(desired))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = np.abs(actual - desired) / (atol + rtol * np.abs(desired))
@@ -60,8 +61,14 @@ def log_margin(frame, ratio, rtol, atol):
     """Append one line for the check called at ``frame``, if ``GMM_TOLERANCE_LOG`` is set."""
     path = os.environ.get("GMM_TOLERANCE_LOG")
     if path:
-        line = json.dumps({"site": call_site(frame), "ratio": ratio,
-                           "rtol": float(np.max(rtol)), "atol": float(np.max(atol))})
+        line = json.dumps(
+            {
+                "site": call_site(frame),
+                "ratio": ratio,
+                "rtol": float(np.max(rtol)),
+                "atol": float(np.max(atol)),
+            }
+        )
         with open(path, "a") as log:  # one short line per write: appends do not mix
             log.write(line + "\n")
 

@@ -14,8 +14,10 @@ CHAPTERS = sorted((Path(__file__).parents[2] / "chapters").glob("*.md"))
 
 
 def cells(notebook):
-    return [(cell.cell_type, cell.source, cell.metadata.get("tags", []))
-            for cell in notebook.cells]
+    return [
+        (cell.cell_type, cell.source, cell.metadata.get("tags", []))
+        for cell in notebook.cells
+    ]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
@@ -24,15 +26,18 @@ def test_notebook_matches_its_chapter(chapter):
     assert notebook_path.exists(), f"{notebook_path.name} is missing: run `make ipynb`"
     notebook = jupytext.read(notebook_path)
     assert cells(notebook) == cells(jupytext.read(chapter)), (
-        f"{notebook_path.name} differs from {chapter.name}: run `make ipynb`")
+        f"{notebook_path.name} differs from {chapter.name}: run `make ipynb`"
+    )
     assert all(not cell.get("outputs") for cell in notebook.cells), (
-        f"{notebook_path.name} holds outputs: run `make ipynb`")
+        f"{notebook_path.name} holds outputs: run `make ipynb`"
+    )
 
 
 def test_every_chapter_offers_colab_its_install_cell():
     """On Colab the first code cell installs gmmlib; elsewhere it does nothing."""
     for chapter in CHAPTERS:
-        first_code = next(cell for cell in jupytext.read(chapter).cells
-                          if cell.cell_type == "code")
+        first_code = next(
+            cell for cell in jupytext.read(chapter).cells if cell.cell_type == "code"
+        )
         assert 'if "google.colab" in sys.modules:' in first_code.source, chapter.name
         assert "remove-cell" in first_code.metadata.get("tags", []), chapter.name

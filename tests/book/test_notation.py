@@ -14,11 +14,54 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 
-GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa "
-         "lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi "
-         "omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell").split()
-SYMBOL = re.compile(r"\\(?:(%s)(?![A-Za-z])|(mathcal|mathbb|mathscr)\s*\{?\s*([A-Za-z])\b)"
-                    % "|".join(GREEK))
+GREEK = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "varpi",
+    "rho",
+    "varrho",
+    "sigma",
+    "varsigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Upsilon",
+    "Phi",
+    "Psi",
+    "Omega",
+    "ell",
+]
+SYMBOL = re.compile(
+    r"\\(?:("
+    + "|".join(GREEK)
+    + r")(?![A-Za-z])|(mathcal|mathbb|mathscr)\s*\{?\s*([A-Za-z])\b)"
+)
 CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -31,13 +74,24 @@ def symbols(text):
 
 
 def test_symbols_are_found():
-    text = "$\\pi_k$ and $\\mathcal{N}(x \\mid \\mu, \\Sigma)$, $\\mathbb R$, $\\ell$, \\piano\n" \
-           "```{code-cell} ipython3\nlabel = r'$\\kappa$'\n```\n"
-    assert symbols(text) == {"\\pi", "\\mathcal{N}", "\\mu", "\\Sigma", "\\mathbb{R}", "\\ell"}
+    text = (
+        "$\\pi_k$ and $\\mathcal{N}(x \\mid \\mu, \\Sigma)$, $\\mathbb R$, $\\ell$, \\piano\n"
+        "```{code-cell} ipython3\nlabel = r'$\\kappa$'\n```\n"
+    )
+    assert symbols(text) == {
+        "\\pi",
+        "\\mathcal{N}",
+        "\\mu",
+        "\\Sigma",
+        "\\mathbb{R}",
+        "\\ell",
+    }
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
 def test_notation_page_lists_every_symbol_of_the_chapter(chapter):
     listed = symbols((ROOT / "notation.md").read_text(encoding="utf-8"))
     missing = sorted(symbols(chapter.read_text(encoding="utf-8")) - listed)
-    assert missing == [], f"add these symbols of {chapter.name} to notation.md: {missing}"
+    assert missing == [], (
+        f"add these symbols of {chapter.name} to notation.md: {missing}"
+    )

@@ -6,12 +6,15 @@ from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 
 DATASETS = {
-    "separated": dict(n_samples=600, n_components=3, n_features=2, separation=5.0,
-                      random_state=0),
-    "overlapping": dict(n_samples=600, n_components=3, n_features=2, separation=1.0,
-                        random_state=1),
-    "six_features": dict(n_samples=900, n_components=4, n_features=6, separation=2.5,
-                         random_state=2),
+    "separated": dict(
+        n_samples=600, n_components=3, n_features=2, separation=5.0, random_state=0
+    ),
+    "overlapping": dict(
+        n_samples=600, n_components=3, n_features=2, separation=1.0, random_state=1
+    ),
+    "six_features": dict(
+        n_samples=900, n_components=4, n_features=6, separation=2.5, random_state=2
+    ),
 }
 
 

@@ -55,13 +55,17 @@ def test_scikit_learn_models_give_the_same_flags(contaminated):
     # The same log-densities by two codes: rounding only, a few u of the terms
     # (size ~10) in each score (largest seen 1.4e-16 relative); bound 1e-10.
     assert_allclose(threshold, density_threshold(model, X, 5.0), rtol=1e-10)
-    assert_array_equal(flag_anomalies(theirs, X, threshold), flag_anomalies(model, X, threshold))
+    assert_array_equal(
+        flag_anomalies(theirs, X, threshold), flag_anomalies(model, X, threshold)
+    )
 
 
 def test_planted_anomalies_are_found(contaminated):
     """At the contamination rate most flags are anomalies and most anomalies are flagged."""
     X, is_outlier, model = contaminated
-    flags = flag_anomalies(model, X, density_threshold(model, X, 100 * is_outlier.mean()))
+    flags = flag_anomalies(
+        model, X, density_threshold(model, X, 100 * is_outlier.mean())
+    )
     # Seeded data: 25 of the 30 anomalies are flagged; the other five fell, uniformly
     # at random in the box, where the mixture is denser than at its own tail points.
     # Rounding cannot move this: neighbouring scores near the threshold differ by
@@ -71,8 +75,9 @@ def test_planted_anomalies_are_found(contaminated):
 
 
 def test_make_mixture_with_outliers():
-    X, is_outlier = make_mixture_with_outliers(500, 40, n_features=3, box_scale=3.0,
-                                               random_state=2)
+    X, is_outlier = make_mixture_with_outliers(
+        500, 40, n_features=3, box_scale=3.0, random_state=2
+    )
     assert X.shape == (540, 3) and is_outlier.sum() == 40
     inliers, outliers = X[~is_outlier], X[is_outlier]
     low, high = inliers.min(axis=0), inliers.max(axis=0)
@@ -82,6 +87,7 @@ def test_make_mixture_with_outliers():
     # bounding box; 0.8 is 5.4 binomial standard errors (0.03 for 40 draws) lower.
     outside = np.any((outliers < low) | (outliers > high), axis=1)
     assert outside.mean() > 0.8
-    again, flags_again = make_mixture_with_outliers(500, 40, n_features=3, box_scale=3.0,
-                                                    random_state=2)
+    again, flags_again = make_mixture_with_outliers(
+        500, 40, n_features=3, box_scale=3.0, random_state=2
+    )
     assert_array_equal(again, X) and assert_array_equal(flags_again, is_outlier)

@@ -5,19 +5,21 @@ import pytest
 from numpy.testing import assert_allclose
 
 from gmmlib import GaussianMixture
-from gmmlib.data_sources import (DaskData, InMemoryData, MissingValuesData,
-                                 data_source)
+from gmmlib.data_sources import DaskData, InMemoryData, MissingValuesData, data_source
 from gmmlib.datasets import make_blobs_mixture, remove_at_random
 
 X, _ = make_blobs_mixture(200, n_components=2, n_features=3, random_state=0)
 X_MISSING = remove_at_random(X, 0.2, random_state=0)
 
 
-@pytest.mark.parametrize("data, missing_values, kind", [
-    (X, "error", InMemoryData),
-    (X, "marginalize", InMemoryData),  # nothing missing: the ordinary E-step
-    (X_MISSING, "marginalize", MissingValuesData),
-])
+@pytest.mark.parametrize(
+    "data, missing_values, kind",
+    [
+        (X, "error", InMemoryData),
+        (X, "marginalize", InMemoryData),  # nothing missing: the ordinary E-step
+        (X_MISSING, "marginalize", MissingValuesData),
+    ],
+)
 def test_each_kind_of_data_gets_its_source(data, missing_values, kind):
     source = data_source(GaussianMixture(), data, missing_values=missing_values)
     assert type(source) is kind
@@ -31,8 +33,9 @@ def test_a_dask_array_gets_the_dask_source():
     in_memory = data_source(GaussianMixture(), X)
     # Column sums over 4 chunks instead of one pass: ~n u relative. Bound 1e-12.
     assert_allclose(source.mean, in_memory.mean, rtol=1e-12)
-    assert_allclose(source.column_covariance(), in_memory.column_covariance(),
-                    rtol=1e-12)
+    assert_allclose(
+        source.column_covariance(), in_memory.column_covariance(), rtol=1e-12
+    )
 
 
 def test_weighted_column_moments_are_those_of_repeated_rows():

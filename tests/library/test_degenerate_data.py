@@ -14,8 +14,12 @@ from gmmlib.covariance import COVARIANCE_TYPES
 RNG = np.random.default_rng(0)
 DEGENERATE = {
     "all_points_identical": (np.ones((20, 2)), 3),
-    "heavily_duplicated": (np.vstack([np.repeat(RNG.normal(size=(3, 2)), 30, axis=0),
-                                      RNG.normal(size=(5, 2))]), 3),
+    "heavily_duplicated": (
+        np.vstack(
+            [np.repeat(RNG.normal(size=(3, 2)), 30, axis=0), RNG.normal(size=(5, 2))]
+        ),
+        3,
+    ),
     "constant_feature": (np.column_stack([RNG.normal(size=100), np.full(100, 3.0)]), 3),
     "n_samples_equal_n_components": (RNG.normal(size=(3, 2)), 3),
     "more_features_than_samples": (RNG.normal(size=(10, 30)), 2),
@@ -35,8 +39,9 @@ def quiet_fit(model, X):
 @pytest.mark.parametrize("case", sorted(DEGENERATE))
 def test_degenerate_data_fits_soundly_with_reg_covar(case, covariance_type):
     X, n_components = DEGENERATE[case]
-    options = dict(n_components=n_components, covariance_type=covariance_type,
-                   random_state=0)
+    options = dict(
+        n_components=n_components, covariance_type=covariance_type, random_state=0
+    )
     ours = quiet_fit(GaussianMixture(**options), X)
     for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
         assert np.all(np.isfinite(getattr(ours, name))), name
@@ -53,15 +58,23 @@ def test_degenerate_data_fits_soundly_with_reg_covar(case, covariance_type):
 
 def test_collapse_without_regularisation_names_the_component(covariance_type):
     X = np.ones((20, 2))
-    model = GaussianMixture(2, covariance_type=covariance_type, reg_covar=0.0,
-                            means_init=[[1.0, 1.0], [5.0, 5.0]], random_state=0)
+    model = GaussianMixture(
+        2,
+        covariance_type=covariance_type,
+        reg_covar=0.0,
+        means_init=[[1.0, 1.0], [5.0, 5.0]],
+        random_state=0,
+    )
     with pytest.raises(ValueError, match="ill-defined empirical covariance") as error:
         quiet_fit(model, X)
     if covariance_type != "tied":  # a tied covariance belongs to no one component
         # Both components collapse (one holds every point, the other none):
         # which is reported depends on the start and on rounding: either is right.
-        assert re.search(r"Component [01] has a covariance that is not positive "
-                         r"definite", str(error.value))
+        assert re.search(
+            r"Component [01] has a covariance that is not positive "
+            r"definite",
+            str(error.value),
+        )
     assert not hasattr(model, "means_")
 
 
@@ -69,7 +82,6 @@ def test_constant_feature_without_regularisation_fails_clearly():
     X = DEGENERATE["constant_feature"][0]
     with pytest.raises(ValueError, match="increase reg_covar, or scale the input data"):
         quiet_fit(GaussianMixture(2, reg_covar=0.0, random_state=0), X)
-
 
 
 def test_two_points_in_the_plane_collapse_even_when_cholesky_succeeds():
@@ -83,11 +95,17 @@ def test_two_points_in_the_plane_collapse_even_when_cholesky_succeeds():
     """
     cloud = np.random.default_rng(1).normal(size=(40, 2))
     X = np.vstack([cloud, [[10.0, 10.0], [10.6, 10.2]]])
-    start = dict(weights_init=[40 / 42, 2 / 42], means_init=[[0.0, 0.0], [10.3, 10.1]],
-                 precisions_init=np.stack([np.eye(2)] * 2))
+    start = dict(
+        weights_init=[40 / 42, 2 / 42],
+        means_init=[[0.0, 0.0], [10.3, 10.1]],
+        precisions_init=np.stack([np.eye(2)] * 2),
+    )
     model = GaussianMixture(2, reg_covar=0.0, tol=0.0, max_iter=3, **start)
-    with pytest.raises(ValueError, match="Component 1 has a covariance that is not "
-                                         "positive definite, or singular to working"):
+    with pytest.raises(
+        ValueError,
+        match="Component 1 has a covariance that is not "
+        "positive definite, or singular to working",
+    ):
         quiet_fit(model, X)
     # The same data with the default regularisation fits soundly.
     regularised = quiet_fit(GaussianMixture(2, **start), X)

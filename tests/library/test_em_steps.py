@@ -8,10 +8,17 @@ from sklearn.exceptions import ConvergenceWarning
 from gmmlib import runtime
 from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.em_steps import (e_step, estimate_log_gaussian_prob,
-                             estimate_log_prob_resp, log_floor, natural_parameters,
-                             normalize_log_prob, parameters_from_model,
-                             statistics_from_resp, sufficient_features)
+from gmmlib.em_steps import (
+    e_step,
+    estimate_log_gaussian_prob,
+    estimate_log_prob_resp,
+    log_floor,
+    natural_parameters,
+    normalize_log_prob,
+    parameters_from_model,
+    statistics_from_resp,
+    sufficient_features,
+)
 from gmmlib.gaussian_mixture import GaussianMixture
 
 # The data lie near 50. A log-density (2.7 or more in size here) is a sum of
@@ -34,11 +41,17 @@ LOG_LIKELIHOOD_RTOL = 1e-11
 
 def fitted_parameters(covariance_type, n_samples=500, n_features=3, n_components=3):
     """Data far from the origin and the parameters of a short fit to it."""
-    X, _ = make_blobs_mixture(n_samples, n_components=n_components,
-                              n_features=n_features, random_state=3)
+    X, _ = make_blobs_mixture(
+        n_samples, n_components=n_components, n_features=n_features, random_state=3
+    )
     X += 50.0
-    model = GaussianMixture(n_components, covariance_type=covariance_type, max_iter=5,
-                            tol=0.0, random_state=0)
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        max_iter=5,
+        tol=0.0,
+        random_state=0,
+    )
     with pytest.warns(ConvergenceWarning):  # five iterations do not converge
         model.fit(X)
     return X, parameters_from_model(model)
@@ -50,9 +63,12 @@ def direct_statistics(X, resp, covariance_type, sample_weight):
     nk = weighted.sum(axis=0)
     first = weighted.T @ X
     outer = np.einsum("nk,ni,nj->kij", weighted, X, X)
-    second = {"full": outer, "tied": outer.sum(axis=0),
-              "diag": np.einsum("kii->ki", outer),
-              "spherical": np.einsum("kii->ki", outer)}[covariance_type]
+    second = {
+        "full": outer,
+        "tied": outer.sum(axis=0),
+        "diag": np.einsum("kii->ki", outer),
+        "spherical": np.einsum("kii->ki", outer),
+    }[covariance_type]
     return nk, first, second
 
 
@@ -61,8 +77,9 @@ def test_natural_parameters_give_the_weighted_log_density(covariance_type):
     shift = X.mean(axis=0)
     features = sufficient_features(X, covariance_type, shift)
     log_prob = natural_parameters(params, shift) @ features
-    expected = estimate_log_gaussian_prob(X, params.means, params.precisions_cholesky,
-                                          covariance_type) + np.log(params.weights)
+    expected = estimate_log_gaussian_prob(
+        X, params.means, params.precisions_cholesky, covariance_type
+    ) + np.log(params.weights)
     assert_allclose(log_prob.T, expected, rtol=LOG_DENSITY_RTOL)
 
 
@@ -84,8 +101,11 @@ def test_statistics_from_resp_are_the_weighted_sums(covariance_type):
     resp = estimate_log_prob_resp(X, params)[1]
     sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
     ours = statistics_from_resp(X, resp, covariance_type, sample_weight, shift)
-    for got, expected in zip(ours, direct_statistics(X - shift, resp, covariance_type,
-                                                     sample_weight)):
+    for got, expected in zip(
+        ours,
+        direct_statistics(X - shift, resp, covariance_type, sample_weight),
+        strict=True,
+    ):
         assert_allclose(got, expected, rtol=SUM_RTOL, atol=SUM_ATOL)
 
 
@@ -105,8 +125,9 @@ def test_e_step_equals_the_direct_computation(covariance_type, n_threads, monkey
     assert_allclose(stats.nk, expected[0], rtol=SUM_RTOL)
     assert_allclose(stats.first_moments, expected[1], rtol=SUM_RTOL, atol=SUM_ATOL)
     assert_allclose(stats.second_moments, expected[2], rtol=SUM_RTOL, atol=SUM_ATOL)
-    assert_allclose(stats.log_likelihood, log_prob_norm @ sample_weight,
-                    rtol=LOG_LIKELIHOOD_RTOL)
+    assert_allclose(
+        stats.log_likelihood, log_prob_norm @ sample_weight, rtol=LOG_LIKELIHOOD_RTOL
+    )
     assert_allclose(stats.total_weight, sample_weight.sum(), rtol=SUM_RTOL)
 
 
@@ -127,13 +148,16 @@ def test_e_step_keeps_float32_blocks_and_float64_totals():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_log_floor_changes_no_log_likelihood(dtype):
     rng = np.random.default_rng(2)
-    log_prob = np.concatenate([rng.uniform(-5.0, 0.0, (200, 3)),
-                               rng.uniform(-5000.0, -600.0, (200, 3))], axis=1)
+    log_prob = np.concatenate(
+        [rng.uniform(-5.0, 0.0, (200, 3)), rng.uniform(-5000.0, -600.0, (200, 3))],
+        axis=1,
+    )
     log_prob = log_prob.astype(dtype)
     exact = log_prob.copy()
     floored = log_prob.copy()
-    assert_array_equal(normalize_log_prob(floored, log_floor(dtype)),
-                       normalize_log_prob(exact))
+    assert_array_equal(
+        normalize_log_prob(floored, log_floor(dtype)), normalize_log_prob(exact)
+    )
     # Raised responsibilities stay below exp(floor) relative to the largest.
     assert np.max(np.abs(floored - exact)) <= np.exp(log_floor(dtype))
     assert np.all(floored > 0.0) and np.all(np.isfinite(floored))
@@ -142,7 +166,7 @@ def test_log_floor_changes_no_log_likelihood(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_floor_is_negligible_and_keeps_products_normal(dtype):
     smallest = np.exp(np.array(log_floor(dtype), dtype=dtype))
-    assert smallest < np.finfo(dtype).eps**2
+    assert smallest < np.finfo(dtype).eps ** 2
     # times a feature as small as 1e-4, still a normal number
     assert smallest * dtype(1e-4) >= np.finfo(dtype).tiny
 

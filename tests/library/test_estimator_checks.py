@@ -7,20 +7,30 @@ from gmmlib import BayesianGaussianMixture, GaussianMixture, LloydKMeans
 ESTIMATORS = [
     GaussianMixture(),
     GaussianMixture(n_components=2, covariance_type="diag", random_state=0),
-    GaussianMixture(n_components=2, covariance_type="tied", init_params="k-means++",
-                    random_state=0),
-    GaussianMixture(n_components=2, covariance_type="spherical", m_step="gradient",
-                    random_state=0),
+    GaussianMixture(
+        n_components=2, covariance_type="tied", init_params="k-means++", random_state=0
+    ),
+    GaussianMixture(
+        n_components=2, covariance_type="spherical", m_step="gradient", random_state=0
+    ),
     GaussianMixture(n_components=2, missing_values="marginalize", random_state=0),
     BayesianGaussianMixture(),
-    BayesianGaussianMixture(n_components=2, covariance_type="diag",
-                            weight_concentration_prior_type="dirichlet_distribution",
-                            random_state=0),
+    BayesianGaussianMixture(
+        n_components=2,
+        covariance_type="diag",
+        weight_concentration_prior_type="dirichlet_distribution",
+        random_state=0,
+    ),
     BayesianGaussianMixture(n_components=2, covariance_type="tied", random_state=0),
-    BayesianGaussianMixture(n_components=2, covariance_type="spherical",
-                            init_params="k-means++", random_state=0),
-    BayesianGaussianMixture(n_components=2, missing_values="marginalize",
-                            random_state=0),
+    BayesianGaussianMixture(
+        n_components=2,
+        covariance_type="spherical",
+        init_params="k-means++",
+        random_state=0,
+    ),
+    BayesianGaussianMixture(
+        n_components=2, missing_values="marginalize", random_state=0
+    ),
     LloydKMeans(n_clusters=3, random_state=0),
 ]
 
@@ -31,10 +41,9 @@ ESTIMATORS = [
 # scikit-learn marks as failing this check too), draw their random centres
 # differently for repeated rows than for weighted ones.
 SAMPLE_WEIGHT_START = {
-    "check_sample_weight_equivalence_on_dense_data":
-        "the k-means initialisation draws differ for weighted and repeated rows, "
-        "as in sklearn.cluster.KMeans; equivalence from one start is tested in "
-        "test_sample_weight.py",
+    "check_sample_weight_equivalence_on_dense_data": "the k-means initialisation draws differ for weighted and repeated rows, "
+    "as in sklearn.cluster.KMeans; equivalence from one start is tested in "
+    "test_sample_weight.py",
 }
 
 

@@ -9,23 +9,32 @@ from gmmlib import GaussianMixture
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.timing import common_start
 
-FITTED_ARRAYS = ["weights_", "means_", "covariances_", "precisions_",
-                 "precisions_cholesky_"]
+FITTED_ARRAYS = [
+    "weights_",
+    "means_",
+    "covariances_",
+    "precisions_",
+    "precisions_cholesky_",
+]
 
 
 def fit_in_both_dtypes(covariance_type, n_samples=20_000, max_iter=30):
-    X, _ = make_blobs_mixture(n_samples, n_components=4, n_features=3, separation=2.0,
-                              random_state=10)
+    X, _ = make_blobs_mixture(
+        n_samples, n_components=4, n_features=3, separation=2.0, random_state=10
+    )
     X += 100.0  # far from the origin: the centring matters more in float32
     start = common_start(X, 4, covariance_type)
-    settings = dict(n_components=4, covariance_type=covariance_type, tol=0.0,
-                    max_iter=max_iter)
+    settings = dict(
+        n_components=4, covariance_type=covariance_type, tol=0.0, max_iter=max_iter
+    )
     fits = {}
     with pytest.warns(ConvergenceWarning):
         fits[np.float64] = GaussianMixture(**settings, **start).fit(X)
     with pytest.warns(ConvergenceWarning):
         # float64 starting parameters: the fit must still run in float32
-        fits[np.float32] = GaussianMixture(**settings, **start).fit(X.astype(np.float32))
+        fits[np.float32] = GaussianMixture(**settings, **start).fit(
+            X.astype(np.float32)
+        )
     return X, fits
 
 

@@ -6,13 +6,25 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-from gmmlib.covariance import (covariances_from_cholesky, full_covariances,
-                               precision_cholesky_from_precisions)
-from gmmlib.em_steps import (MixtureParameters, SufficientStatistics, estimate_log_prob_resp,
-                             statistics_from_resp)
-from gmmlib.free_energy import (entropy, expected_complete_log_likelihood,
-                                expected_complete_log_likelihood_from_statistics,
-                                free_energy, kl_gap, log_likelihood)
+from gmmlib.covariance import (
+    covariances_from_cholesky,
+    full_covariances,
+    precision_cholesky_from_precisions,
+)
+from gmmlib.em_steps import (
+    MixtureParameters,
+    SufficientStatistics,
+    estimate_log_prob_resp,
+    statistics_from_resp,
+)
+from gmmlib.free_energy import (
+    entropy,
+    expected_complete_log_likelihood,
+    expected_complete_log_likelihood_from_statistics,
+    free_energy,
+    kl_gap,
+    log_likelihood,
+)
 from gmmlib.timing import common_start
 
 #: Each check compares two computations of one sum over n <= 900 samples of
@@ -26,19 +38,31 @@ RTOL = 1e-12
 def parameters(X, n_components, covariance_type, seed=0):
     """MixtureParameters from the shared starting point of the comparison tests."""
     start = common_start(X, n_components, covariance_type, seed)
-    factors = precision_cholesky_from_precisions(start["precisions_init"], covariance_type)
-    return MixtureParameters(start["weights_init"], start["means_init"],
-                             covariances_from_cholesky(factors, covariance_type), factors,
-                             covariance_type)
+    factors = precision_cholesky_from_precisions(
+        start["precisions_init"], covariance_type
+    )
+    return MixtureParameters(
+        start["weights_init"],
+        start["means_init"],
+        covariances_from_cholesky(factors, covariance_type),
+        factors,
+        covariance_type,
+    )
 
 
 def scipy_log_joint(X, params):
     """log w_k + log N(x_n | mu_k, Sigma_k) from scipy.stats, an independent reference."""
-    covariances = full_covariances(params.covariances, params.covariance_type,
-                                   *params.means.shape)
-    return np.column_stack([
-        np.log(w) + stats.multivariate_normal.logpdf(X, mean, cov)
-        for w, mean, cov in zip(params.weights, params.means, covariances)])
+    covariances = full_covariances(
+        params.covariances, params.covariance_type, *params.means.shape
+    )
+    return np.column_stack(
+        [
+            np.log(w) + stats.multivariate_normal.logpdf(X, mean, cov)
+            for w, mean, cov in zip(
+                params.weights, params.means, covariances, strict=True
+            )
+        ]
+    )
 
 
 def random_resp(n_samples, n_components, seed, sparse=False):
@@ -59,8 +83,10 @@ def test_log_likelihood_is_free_energy_plus_gap(dataset, covariance_type, weight
     sample_weight = np.random.default_rng(1).uniform(0, 3, len(X)) if weighted else None
     l = log_likelihood(X, params, sample_weight)
     _, posterior = estimate_log_prob_resp(X, params)
-    for resp in [random_resp(len(X), n_components, 2), random_resp(len(X), n_components, 3,
-                                                                  sparse=True)]:
+    for resp in [
+        random_resp(len(X), n_components, 2),
+        random_resp(len(X), n_components, 3, sparse=True),
+    ]:
         F = free_energy(X, resp, params, sample_weight)
         KL = kl_gap(X, resp, params, sample_weight)
         assert KL > 1.0
@@ -68,8 +94,9 @@ def test_log_likelihood_is_free_energy_plus_gap(dataset, covariance_type, weight
         assert_allclose(F + KL, l, rtol=RTOL)
     # With the posterior the bound is tight: KL = 0 and F = l. KL is then a sum
     # of n terms r (log r - log r) that are rounding only, each ~u |log r| <~ 1e-14.
-    assert_allclose(kl_gap(X, posterior, params, sample_weight), 0.0,
-                    atol=RTOL * abs(l))
+    assert_allclose(
+        kl_gap(X, posterior, params, sample_weight), 0.0, atol=RTOL * abs(l)
+    )
     assert_allclose(free_energy(X, posterior, params, sample_weight), l, rtol=RTOL)
 
 
@@ -79,10 +106,16 @@ def test_expected_complete_log_likelihood_against_scipy(dataset, covariance_type
     resp = random_resp(len(X), n_components, 4)
     sample_weight = np.random.default_rng(5).uniform(0, 2, len(X))
     reference = scipy_log_joint(X, params)
-    assert_allclose(expected_complete_log_likelihood(X, resp, params),
-                    np.sum(resp * reference), rtol=RTOL)
-    assert_allclose(expected_complete_log_likelihood(X, resp, params, sample_weight),
-                    np.sum(sample_weight[:, None] * resp * reference), rtol=RTOL)
+    assert_allclose(
+        expected_complete_log_likelihood(X, resp, params),
+        np.sum(resp * reference),
+        rtol=RTOL,
+    )
+    assert_allclose(
+        expected_complete_log_likelihood(X, resp, params, sample_weight),
+        np.sum(sample_weight[:, None] * resp * reference),
+        rtol=RTOL,
+    )
 
 
 def test_log_likelihood_against_scikit_learn(dataset, covariance_type):
@@ -92,10 +125,12 @@ def test_log_likelihood_against_scikit_learn(dataset, covariance_type):
     reference.weights_, reference.means_ = params.weights, params.means
     reference.precisions_cholesky_ = params.precisions_cholesky
     sample_weight = np.random.default_rng(6).uniform(0, 2, len(X))
-    assert_allclose(log_likelihood(X, params), reference.score(X) * len(X),
-                    rtol=RTOL)
-    assert_allclose(log_likelihood(X, params, sample_weight),
-                    reference.score_samples(X) @ sample_weight, rtol=RTOL)
+    assert_allclose(log_likelihood(X, params), reference.score(X) * len(X), rtol=RTOL)
+    assert_allclose(
+        log_likelihood(X, params, sample_weight),
+        reference.score_samples(X) @ sample_weight,
+        rtol=RTOL,
+    )
 
 
 def test_q_from_statistics_equals_q_from_data(dataset, covariance_type):
@@ -105,13 +140,15 @@ def test_q_from_statistics_equals_q_from_data(dataset, covariance_type):
     sample_weight = np.random.default_rng(9).uniform(0, 2, len(X))
     for shift in [np.zeros(X.shape[1]), X.mean(axis=0) + 1.5]:
         for weights in [None, sample_weight]:
-            nk, first, second = statistics_from_resp(X - shift, resp, covariance_type,
-                                                     weights)
+            nk, first, second = statistics_from_resp(
+                X - shift, resp, covariance_type, weights
+            )
             statistics = SufficientStatistics(nk, first, second, 0.0, 0.0, shift)
             assert_allclose(
                 expected_complete_log_likelihood_from_statistics(statistics, params),
                 expected_complete_log_likelihood(X, resp, params, weights),
-                rtol=RTOL)
+                rtol=RTOL,
+            )
 
 
 def test_one_hot_q_gives_the_complete_data_log_likelihood():
@@ -129,12 +166,13 @@ def test_entropy_values():
     uniform = np.full((n_samples, n_components), 1.0 / n_components)
     assert_allclose(entropy(uniform), n_samples * np.log(n_components), rtol=RTOL)
     resp = random_resp(n_samples, n_components, 11, sparse=True)
-    assert_allclose(entropy(resp), sum(stats.entropy(row) for row in resp),
-                    rtol=RTOL)
+    assert_allclose(entropy(resp), sum(stats.entropy(row) for row in resp), rtol=RTOL)
     sample_weight = np.arange(n_samples, dtype=float)
-    assert_allclose(entropy(resp, sample_weight),
-                    sum(w * stats.entropy(row) for w, row in zip(sample_weight, resp)),
-                    rtol=RTOL)
+    assert_allclose(
+        entropy(resp, sample_weight),
+        sum(w * stats.entropy(row) for w, row in zip(sample_weight, resp, strict=True)),
+        rtol=RTOL,
+    )
 
 
 def test_posterior_maximises_the_free_energy(covariance_type):

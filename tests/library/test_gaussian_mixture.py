@@ -4,13 +4,13 @@ import re
 
 import numpy as np
 import pytest
+from bounds import assert_not_less
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
 from gmmlib.datasets import make_blobs_mixture
-from bounds import assert_not_less
 
 #: Mean log-likelihoods (size ~4) of the same parameters computed twice, or a
 #: mean over n <= 900 samples of log-densities each rounded to ~100 u
@@ -20,27 +20,43 @@ MEAN_LOG_LIKELIHOOD_RTOL = 1e-12
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random",
-                                         "random_from_data"])
+@pytest.mark.parametrize(
+    "init_params", ["kmeans", "k-means++", "random", "random_from_data"]
+)
 def test_log_likelihood_never_decreases(dataset, covariance_type, init_params):
     _, X, n_components = dataset
-    model = GaussianMixture(n_components, covariance_type=covariance_type,
-                            init_params=init_params, tol=1e-8, max_iter=300,
-                            random_state=0).fit(X)
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        init_params=init_params,
+        tol=1e-8,
+        max_iter=300,
+        random_state=0,
+    ).fit(X)
     history = model.history_
     assert len(history) == model.n_iter_ > 1
     assert_array_equal(history["iteration"], np.arange(1, model.n_iter_ + 1))
     # EM never lowers the log-likelihood. Near convergence the gain is below the
     # rounding of the two values compared (~1e-14 relative each); slack 1e-10.
-    assert_not_less(history["log_likelihood_after"], history["log_likelihood_before"],
-                    rtol=1e-10)
+    assert_not_less(
+        history["log_likelihood_after"], history["log_likelihood_before"], rtol=1e-10
+    )
     # The log-likelihood after one M-step is the one before the next.
-    assert_allclose(history["log_likelihood_after"][:-1],
-                    history["log_likelihood_before"][1:], rtol=MEAN_LOG_LIKELIHOOD_RTOL)
-    assert_allclose(history["log_likelihood_before"], model.lower_bounds_,
-                    rtol=MEAN_LOG_LIKELIHOOD_RTOL)
-    assert_allclose(history["log_likelihood_after"][-1], model.score(X),
-                    rtol=MEAN_LOG_LIKELIHOOD_RTOL)
+    assert_allclose(
+        history["log_likelihood_after"][:-1],
+        history["log_likelihood_before"][1:],
+        rtol=MEAN_LOG_LIKELIHOOD_RTOL,
+    )
+    assert_allclose(
+        history["log_likelihood_before"],
+        model.lower_bounds_,
+        rtol=MEAN_LOG_LIKELIHOOD_RTOL,
+    )
+    assert_allclose(
+        history["log_likelihood_after"][-1],
+        model.score(X),
+        rtol=MEAN_LOG_LIKELIHOOD_RTOL,
+    )
 
 
 def test_samples_have_the_moments_of_the_fitted_mixture(covariance_type):
@@ -54,8 +70,9 @@ def test_samples_have_the_moments_of_the_fitted_mixture(covariance_type):
     frequencies = np.bincount(labels, minlength=3) / n_draws
     stderr = np.sqrt(model.weights_ * (1 - model.weights_) / n_draws)
     assert np.all(np.abs(frequencies - model.weights_) < 5 * stderr)
-    covariances = full_covariances(model.covariances_, model.covariance_type,
-                                   *model.means_.shape)
+    covariances = full_covariances(
+        model.covariances_, model.covariance_type, *model.means_.shape
+    )
     for k in range(3):
         group = draws[labels == k]
         # Mean of each component: standard error sqrt(diag(Sigma_k) / n_k).
@@ -64,21 +81,25 @@ def test_samples_have_the_moments_of_the_fitted_mixture(covariance_type):
         # Covariance entries: standard error of a sample covariance
         # sqrt((S_ij^2 + S_ii S_jj) / n_k).
         diag = np.diag(covariances[k])
-        cov_stderr = np.sqrt((covariances[k]**2 + np.outer(diag, diag)) / len(group))
+        cov_stderr = np.sqrt((covariances[k] ** 2 + np.outer(diag, diag)) / len(group))
         assert np.all(np.abs(np.cov(group.T) - covariances[k]) < 5 * cov_stderr)
 
 
-@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random",
-                                         "random_from_data"])
+@pytest.mark.parametrize(
+    "init_params", ["kmeans", "k-means++", "random", "random_from_data"]
+)
 def test_random_state_makes_fits_reproducible(init_params):
     X, _ = make_blobs_mixture(500, n_components=4, random_state=5)
-    fits = [GaussianMixture(4, init_params=init_params, n_init=2,
-                            random_state=11).fit(X) for _ in range(2)]
+    fits = [
+        GaussianMixture(4, init_params=init_params, n_init=2, random_state=11).fit(X)
+        for _ in range(2)
+    ]
     assert_array_equal(fits[0].means_, fits[1].means_)
     assert_array_equal(fits[0].covariances_, fits[1].covariances_)
     assert_array_equal(fits[0].sample(20)[0], fits[1].sample(20)[0])
-    other = GaussianMixture(4, init_params="random", max_iter=2, tol=0.0,
-                            random_state=12)
+    other = GaussianMixture(
+        4, init_params="random", max_iter=2, tol=0.0, random_state=12
+    )
     with pytest.warns(ConvergenceWarning):
         other.fit(X)
     if init_params == "random":
@@ -87,10 +108,15 @@ def test_random_state_makes_fits_reproducible(init_params):
 
 def test_best_of_n_init_is_kept():
     X, _ = make_blobs_mixture(600, n_components=5, separation=3.0, random_state=6)
-    single = [GaussianMixture(5, init_params="random_from_data", random_state=seed)
-              .fit(X).lower_bound_ for seed in range(5)]
-    multi = GaussianMixture(5, init_params="random_from_data", n_init=5,
-                            random_state=0).fit(X)
+    single = [
+        GaussianMixture(5, init_params="random_from_data", random_state=seed)
+        .fit(X)
+        .lower_bound_
+        for seed in range(5)
+    ]
+    multi = GaussianMixture(
+        5, init_params="random_from_data", n_init=5, random_state=0
+    ).fit(X)
     # n_init=5 with seed 0 draws the same five starts as seeds would only by
     # chance; what must hold is that it is at least as good as its first start,
     # which is seed 0's single start, fitted by the same arithmetic: equal, or
@@ -110,11 +136,18 @@ def test_convergence_warning_when_max_iter_is_too_small():
 def test_collapsed_component_raises_degenerate_covariance_error():
     """Components 0 and 1, started narrow on five copies of one point each, collapse
     at the first M-step; component 2 keeps four points in a square."""
-    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5
-                 + [[5.0, 2.0], [6.0, 2.0], [5.0, 3.0], [6.0, 3.0]])
-    model = GaussianMixture(3, reg_covar=0.0, weights_init=[5 / 14, 5 / 14, 4 / 14],
-                            means_init=[[0, 0], [1, 1], [5.5, 2.5]],
-                            precisions_init=np.stack([100 * np.eye(2)] * 3))
+    X = np.array(
+        [[0.0, 0.0]] * 5
+        + [[1.0, 1.0]] * 5
+        + [[5.0, 2.0], [6.0, 2.0], [5.0, 3.0], [6.0, 3.0]]
+    )
+    model = GaussianMixture(
+        3,
+        reg_covar=0.0,
+        weights_init=[5 / 14, 5 / 14, 4 / 14],
+        means_init=[[0, 0], [1, 1], [5.5, 2.5]],
+        precisions_init=np.stack([100 * np.eye(2)] * 3),
+    )
     with pytest.raises(ValueError, match="ill-defined empirical covariance") as error:
         model.fit(X)
     # Which of the two tied components is named depends on rounding (here Cholesky

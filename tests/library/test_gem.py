@@ -4,20 +4,29 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from bounds import assert_never_decreases, assert_not_less
+from conftest import DATASETS
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
 from gmmlib import GaussianMixture, conditional_m_step, ecm_m_step, gradient_m_step
-from gmmlib.covariance import (COVARIANCE_TYPES, full_covariances,
-                               precision_cholesky_from_precisions, precisions_from_cholesky)
+from gmmlib.covariance import (
+    COVARIANCE_TYPES,
+    full_covariances,
+    precision_cholesky_from_precisions,
+    precisions_from_cholesky,
+)
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.em_steps import (MixtureParameters, e_step, estimate_log_prob_resp, m_step,
-                             parameters_from_model)
+from gmmlib.em_steps import (
+    MixtureParameters,
+    e_step,
+    estimate_log_prob_resp,
+    m_step,
+    parameters_from_model,
+)
 from gmmlib.free_energy import expected_complete_log_likelihood
 from gmmlib.gem import M_STEPS, mean_displacement_covariances
 from gmmlib.timing import common_start
-from bounds import assert_never_decreases, assert_not_less
-from conftest import DATASETS
 
 GEM_STEPS = ["ecm", "gradient"]
 #: Q and log-likelihoods are sums over n <= 900 samples of terms of one sign,
@@ -32,9 +41,12 @@ def start(X, n_components, covariance_type, seed=0):
     """The shared starting point of tests/conftest.py as MixtureParameters."""
     given = common_start(X, n_components, covariance_type, seed)
     return MixtureParameters(
-        given["weights_init"], given["means_init"], None,
+        given["weights_init"],
+        given["means_init"],
+        None,
         precision_cholesky_from_precisions(given["precisions_init"], covariance_type),
-        covariance_type)
+        covariance_type,
+    )
 
 
 def penalised_q(X, resp, params, reg_covar):
@@ -45,10 +57,14 @@ def penalised_q(X, resp, params, reg_covar):
     # The precisions have the layout of the covariances of their type.
     precisions = full_covariances(
         precisions_from_cholesky(params.precisions_cholesky, params.covariance_type),
-        params.covariance_type, *params.means.shape)
+        params.covariance_type,
+        *params.means.shape,
+    )
     traces = np.trace(precisions, axis1=1, axis2=2)
-    return (expected_complete_log_likelihood(X, resp, params)
-            - 0.5 * reg_covar * resp.sum(axis=0) @ traces)
+    return (
+        expected_complete_log_likelihood(X, resp, params)
+        - 0.5 * reg_covar * resp.sum(axis=0) @ traces
+    )
 
 
 def run(X, params, step, n_iter, reg_covar, sample_weight=None):
@@ -72,7 +88,8 @@ def run(X, params, step, n_iter, reg_covar, sample_weight=None):
 def test_q_and_log_likelihood_never_decrease(dataset, covariance_type, name, reg_covar):
     _, X, n_components = dataset
     q_gains, log_likelihoods, q_scale, _ = run(
-        X, start(X, n_components, covariance_type), M_STEPS[name], 40, reg_covar)
+        X, start(X, n_components, covariance_type), M_STEPS[name], 40, reg_covar
+    )
     # Q(new, old) >= Q(old, old) up to rounding, at every iteration ...
     assert_not_less(q_gains, 0.0, atol=ROUNDING_RTOL * q_scale)
     # ... and it climbs for real while the fit is far from converged.
@@ -89,19 +106,32 @@ def test_q_and_log_likelihood_never_decrease(dataset, covariance_type, name, reg
 @pytest.mark.parametrize("name", GEM_STEPS)
 def test_estimator_history_never_decreases(dataset, covariance_type, name):
     _, X, n_components = dataset
-    model = GaussianMixture(n_components, covariance_type=covariance_type, m_step=name,
-                            tol=1e-8, max_iter=300, reg_covar=0.0,
-                            **common_start(X, n_components, covariance_type))
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        m_step=name,
+        tol=1e-8,
+        max_iter=300,
+        reg_covar=0.0,
+        **common_start(X, n_components, covariance_type),
+    )
     model.fit(X)
     history = model.history_
     assert len(history) == model.n_iter_ > 1
     assert_array_equal(history["iteration"], np.arange(1, model.n_iter_ + 1))
-    assert_not_less(history["log_likelihood_after"], history["log_likelihood_before"],
-                    rtol=ROUNDING_RTOL)
-    assert_allclose(history["log_likelihood_after"][:-1],
-                    history["log_likelihood_before"][1:], rtol=ROUNDING_RTOL)
-    assert_allclose(history["log_likelihood_after"][-1], model.score(X),
-                    rtol=ROUNDING_RTOL)
+    assert_not_less(
+        history["log_likelihood_after"],
+        history["log_likelihood_before"],
+        rtol=ROUNDING_RTOL,
+    )
+    assert_allclose(
+        history["log_likelihood_after"][:-1],
+        history["log_likelihood_before"][1:],
+        rtol=ROUNDING_RTOL,
+    )
+    assert_allclose(
+        history["log_likelihood_after"][-1], model.score(X), rtol=ROUNDING_RTOL
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -114,23 +144,33 @@ def test_variants_reach_the_optimum_of_exact_em(covariance_type, name):
     # Largest differences seen: 7e-14 relative (lower bound), 6.5e-7 (parameters,
     # of size ~1); bounds 1e-11 and 1e-5. (With tol = 1e-10 the parameters were
     # only ~6e-5 from the optimum, against a bound of 1e-4.)
-    settings = dict(n_components=3, covariance_type=covariance_type, tol=1e-13,
-                    max_iter=5000, random_state=0)
+    settings = dict(
+        n_components=3,
+        covariance_type=covariance_type,
+        tol=1e-13,
+        max_iter=5000,
+        random_state=0,
+    )
     exact = GaussianMixture(**settings).fit(X)
     variant = GaussianMixture(m_step=name, **settings).fit(X)
     assert variant.converged_
     assert_allclose(variant.lower_bound_, exact.lower_bound_, rtol=1e-11)
     for attribute in ["weights_", "means_", "covariances_"]:
-        assert_allclose(getattr(variant, attribute), getattr(exact, attribute),
-                        atol=1e-5, err_msg=attribute)
+        assert_allclose(
+            getattr(variant, attribute),
+            getattr(exact, attribute),
+            atol=1e-5,
+            err_msg=attribute,
+        )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("name", GEM_STEPS)
 def test_the_em_solution_is_a_fixed_point(covariance_type, name):
     X, _ = make_blobs_mixture(**DATASETS["separated"])
-    model = GaussianMixture(3, covariance_type=covariance_type, tol=1e-12,
-                            max_iter=5000, random_state=0).fit(X)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, tol=1e-12, max_iter=5000, random_state=0
+    ).fit(X)
     params = parameters_from_model(model)
     new = M_STEPS[name](e_step(X, params), params, model.reg_covar)
     # EM stopped when l changed by < 1e-12; it converges here by a factor ~100
@@ -150,11 +190,17 @@ def test_ecm_with_means_before_covariances_is_exact_em(covariance_type):
     for field in ["weights", "means", "covariances", "precisions_cholesky"]:
         # The same formulas on the same statistics: equal in every run seen;
         # 1e-12 allows another order of the same few operations.
-        assert_allclose(getattr(ecm, field), getattr(exact, field), rtol=1e-12,
-                        atol=1e-14, err_msg=field)
+        assert_allclose(
+            getattr(ecm, field),
+            getattr(exact, field),
+            rtol=1e-12,
+            atol=1e-14,
+            err_msg=field,
+        )
     # The default order (covariances around the old means first) is another step.
-    assert not np.allclose(ecm_m_step(stats, params, 1e-6).covariances,
-                           exact.covariances)
+    assert not np.allclose(
+        ecm_m_step(stats, params, 1e-6).covariances, exact.covariances
+    )
 
 
 def test_conditional_covariances_are_the_scatter_around_the_held_means(covariance_type):
@@ -196,17 +242,24 @@ def test_each_cm_step_maximises_q_over_its_block(covariance_type, block):
         # Move only the block (multiplicatively for weights and covariances).
         if block == "weights":
             factor = np.exp(0.05 * rng.standard_normal(best.weights.shape))
-            trial = replace(best, weights=best.weights * factor / (best.weights @ factor))
+            trial = replace(
+                best, weights=best.weights * factor / (best.weights @ factor)
+            )
         elif block == "means":
-            trial = replace(best, means=best.means
-                            + 0.05 * rng.standard_normal(best.means.shape))
+            trial = replace(
+                best, means=best.means + 0.05 * rng.standard_normal(best.means.shape)
+            )
         else:
-            precisions = precisions_from_cholesky(best.precisions_cholesky,
-                                                  covariance_type)
-            trial = replace(best, covariances=None,
-                            precisions_cholesky=precision_cholesky_from_precisions(
-                                precisions * (1 + 0.05 * rng.uniform(-1, 1)),
-                                covariance_type))
+            precisions = precisions_from_cholesky(
+                best.precisions_cholesky, covariance_type
+            )
+            trial = replace(
+                best,
+                covariances=None,
+                precisions_cholesky=precision_cholesky_from_precisions(
+                    precisions * (1 + 0.05 * rng.uniform(-1, 1)), covariance_type
+                ),
+            )
         assert penalised_q(X, resp, trial, 0.0) < best_q
 
 
@@ -239,9 +292,15 @@ def test_sample_weight_two_equals_a_duplicated_sample(name):
     X, _ = make_blobs_mixture(200, n_components=2, random_state=3)
     sample_weight = np.ones(len(X))
     sample_weight[:50] = 2
-    settings = dict(n_components=2, m_step=name, tol=0.0, max_iter=15,
-                    means_init=X[[0, 100]], weights_init=[0.5, 0.5],
-                    precisions_init=np.repeat(np.eye(2)[None], 2, axis=0))
+    settings = dict(
+        n_components=2,
+        m_step=name,
+        tol=0.0,
+        max_iter=15,
+        means_init=X[[0, 100]],
+        weights_init=[0.5, 0.5],
+        precisions_init=np.repeat(np.eye(2)[None], 2, axis=0),
+    )
     weighted = GaussianMixture(**settings).fit(X, sample_weight=sample_weight)
     duplicated = GaussianMixture(**settings).fit(np.vstack([X, X[:50]]))
     # The same 15 iterations on the same statistics summed in another order
@@ -252,9 +311,11 @@ def test_sample_weight_two_equals_a_duplicated_sample(name):
 
 def test_invalid_m_step_raises_invalid_parameter_error():
     X, _ = make_blobs_mixture(100, random_state=0)
-    with pytest.raises(InvalidParameterError,
-                       match="The 'm_step' parameter of GaussianMixture must be a str "
-                             "among .* Got 'newton' instead."):
+    with pytest.raises(
+        InvalidParameterError,
+        match="The 'm_step' parameter of GaussianMixture must be a str "
+        "among .* Got 'newton' instead.",
+    ):
         GaussianMixture(2, m_step="newton").fit(X)
 
 
@@ -271,9 +332,14 @@ def test_mean_displacement_matches_outer_products():
     outer = np.einsum("ki,kj->kij", displacement, displacement)
     # Small integers and quarters: exact, or a rounding or two (default rtol 1e-7).
     assert_allclose(mean_displacement_covariances(nk, displacement, "full"), outer)
-    assert_allclose(mean_displacement_covariances(nk, displacement, "tied"),
-                    (outer[0] + 3 * outer[1]) / 4)
-    assert_allclose(mean_displacement_covariances(nk, displacement, "diag"),
-                    [[1.0, 4.0], [0.0, 1.0]])
-    assert_allclose(mean_displacement_covariances(nk, displacement, "spherical"),
-                    [2.5, 0.5])
+    assert_allclose(
+        mean_displacement_covariances(nk, displacement, "tied"),
+        (outer[0] + 3 * outer[1]) / 4,
+    )
+    assert_allclose(
+        mean_displacement_covariances(nk, displacement, "diag"),
+        [[1.0, 4.0], [0.0, 1.0]],
+    )
+    assert_allclose(
+        mean_displacement_covariances(nk, displacement, "spherical"), [2.5, 0.5]
+    )

@@ -2,18 +2,28 @@
 
 import numpy as np
 import pytest
+from bounds import assert_never_decreases, assert_never_increases, assert_not_less
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 
-from gmmlib import (LloydKMeans, classification_em, fixed_variance_em, harden,
-                    isotropic_parameters)
+from gmmlib import (
+    LloydKMeans,
+    classification_em,
+    fixed_variance_em,
+    harden,
+    isotropic_parameters,
+)
 from gmmlib.covariance import precision_cholesky_from_covariances
 from gmmlib.em_steps import MixtureParameters, estimate_log_prob_resp
-from gmmlib.hard_em import (classification_log_likelihood, hard_responsibilities,
-                            inertia, lloyd, nearest_centres)
-from bounds import assert_never_decreases, assert_never_increases, assert_not_less
+from gmmlib.hard_em import (
+    classification_log_likelihood,
+    hard_responsibilities,
+    inertia,
+    lloyd,
+    nearest_centres,
+)
 
 SEEDS = [0, 1, 2]
 #: Centres are means of the same members summed in another order (scikit-learn
@@ -33,7 +43,8 @@ def random_centres(X, n_clusters, seed):
 def fit_both(X, n_clusters, sample_weight=None, **options):
     ours = LloydKMeans(n_clusters, **options).fit(X, sample_weight=sample_weight)
     theirs = KMeans(n_clusters, algorithm="lloyd", **options).fit(
-        X, sample_weight=sample_weight)
+        X, sample_weight=sample_weight
+    )
     return ours, theirs
 
 
@@ -41,8 +52,9 @@ def assert_same_fit(ours, theirs):
     # Exact labels: in these fits no sample lies within 6e-5 (relative) of a tie
     # between its two nearest final centres, far above any rounding.
     assert_array_equal(ours.labels_, theirs.labels_)
-    assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=CENTRE_TOL,
-                    atol=CENTRE_TOL)
+    assert_allclose(
+        ours.cluster_centers_, theirs.cluster_centers_, rtol=CENTRE_TOL, atol=CENTRE_TOL
+    )
     assert_allclose(ours.inertia_, theirs.inertia_, rtol=INERTIA_RTOL)
     assert ours.n_iter_ == theirs.n_iter_
 
@@ -60,16 +72,18 @@ def test_same_centres_give_the_same_clustering(dataset, seed):
 def test_stopping_rules_match(dataset, max_iter, tol):
     _, X, n_clusters = dataset
     centres = random_centres(X, n_clusters, 4)
-    assert_same_fit(*fit_both(X, n_clusters, init=centres, n_init=1, max_iter=max_iter,
-                              tol=tol))
+    assert_same_fit(
+        *fit_both(X, n_clusters, init=centres, n_init=1, max_iter=max_iter, tol=tol)
+    )
 
 
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 @pytest.mark.parametrize("n_init", [1, 4, "auto"])
 def test_same_random_state_gives_the_same_clustering(dataset, init, n_init):
     _, X, n_clusters = dataset
-    assert_same_fit(*fit_both(X, n_clusters + 2, init=init, n_init=n_init,
-                              random_state=11))
+    assert_same_fit(
+        *fit_both(X, n_clusters + 2, init=init, n_init=n_init, random_state=11)
+    )
 
 
 @pytest.mark.parametrize("init", ["k-means++", "random", "array"])
@@ -77,8 +91,16 @@ def test_sample_weight_matches(dataset, init):
     _, X, n_clusters = dataset
     sample_weight = np.random.default_rng(5).uniform(0.2, 3.0, len(X))
     init = random_centres(X, n_clusters, 5) if init == "array" else init
-    assert_same_fit(*fit_both(X, n_clusters, sample_weight=sample_weight, init=init,
-                              n_init=1, random_state=3))
+    assert_same_fit(
+        *fit_both(
+            X,
+            n_clusters,
+            sample_weight=sample_weight,
+            init=init,
+            n_init=1,
+            random_state=3,
+        )
+    )
 
 
 @pytest.mark.parametrize("n_far", [1, 2])
@@ -102,8 +124,11 @@ def test_predict_and_score_match(dataset):
     assert_array_equal(ours.fit_predict(X), theirs.fit_predict(X))
     assert_allclose(ours.score(X_new), theirs.score(X_new), rtol=INERTIA_RTOL)
     weights = np.linspace(0.5, 2.0, len(X_new))
-    assert_allclose(ours.score(X_new, sample_weight=weights),
-                    theirs.score(X_new, sample_weight=weights), rtol=INERTIA_RTOL)
+    assert_allclose(
+        ours.score(X_new, sample_weight=weights),
+        theirs.score(X_new, sample_weight=weights),
+        rtol=INERTIA_RTOL,
+    )
 
 
 def test_lloyd_function_reproduces_the_estimator(dataset):
@@ -113,10 +138,12 @@ def test_lloyd_function_reproduces_the_estimator(dataset):
     tol = np.var(X, axis=0).mean() * 1e-4
     result = lloyd(X, centres, tol=tol)
     assert_array_equal(result.labels, estimator.labels_)
-    assert_allclose(result.centres, estimator.cluster_centers_, rtol=CENTRE_TOL,
-                    atol=CENTRE_TOL)
-    assert_allclose(result.inertia, inertia(X, result.centres, result.labels),
-                    rtol=INERTIA_RTOL)
+    assert_allclose(
+        result.centres, estimator.cluster_centers_, rtol=CENTRE_TOL, atol=CENTRE_TOL
+    )
+    assert_allclose(
+        result.inertia, inertia(X, result.centres, result.labels), rtol=INERTIA_RTOL
+    )
 
 
 # ------------------------------------------------------------- invariants
@@ -124,16 +151,18 @@ def test_lloyd_function_reproduces_the_estimator(dataset):
 def test_inertia_never_increases(dataset, seed):
     """Each assignment step and each update step lowers (or keeps) the inertia."""
     _, X, n_clusters = dataset
-    fitted = LloydKMeans(n_clusters + 3, init="random", n_init=1, random_state=seed,
-                         tol=0.0).fit(X)
+    fitted = LloydKMeans(
+        n_clusters + 3, init="random", n_init=1, random_state=seed, tol=0.0
+    ).fit(X)
     history = fitted.history_
     assert len(history) == fitted.n_iter_ >= 3
     # Once converged a step changes nothing but rounding: n u = 1e-13 of the
     # inertia, which only falls; slack 1e-12 of the first inertia.
     slack = 1e-12 * history["inertia_before"][0]
     assert_not_less(history["inertia_before"], history["inertia_after"], atol=slack)
-    assert_not_less(history["inertia_after"][:-1], history["inertia_before"][1:],
-                    atol=slack)
+    assert_not_less(
+        history["inertia_after"][:-1], history["inertia_before"][1:], atol=slack
+    )
     assert_allclose(history["inertia_after"][-1], fitted.inertia_, rtol=INERTIA_RTOL)
 
 
@@ -142,14 +171,20 @@ def test_result_is_a_fixed_point(dataset):
     fitted = LloydKMeans(n_clusters, random_state=0, tol=0.0).fit(X)
     assert_array_equal(nearest_centres(X, fitted.cluster_centers_), fitted.labels_)
     for k in range(n_clusters):
-        assert_allclose(fitted.cluster_centers_[k], X[fitted.labels_ == k].mean(axis=0),
-                        rtol=CENTRE_TOL, atol=CENTRE_TOL)
+        assert_allclose(
+            fitted.cluster_centers_[k],
+            X[fitted.labels_ == k].mean(axis=0),
+            rtol=CENTRE_TOL,
+            atol=CENTRE_TOL,
+        )
 
 
 def test_harden_is_one_hot_at_the_argmax():
     resp = np.array([[0.2, 0.5, 0.3], [0.9, 0.05, 0.05], [0.4, 0.4, 0.2]])
     assert_array_equal(harden(resp), [[0, 1, 0], [1, 0, 0], [1, 0, 0]])
-    assert_array_equal(hard_responsibilities(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+    assert_array_equal(
+        hard_responsibilities(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]]
+    )
 
 
 # ---------------------------------------------------------- the sigma limit
@@ -166,8 +201,9 @@ def test_responsibilities_harden_to_the_kmeans_assignment(kmeans_fit):
     sigmas = scale * np.logspace(1, -4, 30)
     max_resp, entropy = [], []
     for sigma in sigmas:
-        _, resp = estimate_log_prob_resp(X, isotropic_parameters(fitted.cluster_centers_,
-                                                                 sigma**2))
+        _, resp = estimate_log_prob_resp(
+            X, isotropic_parameters(fitted.cluster_centers_, sigma**2)
+        )
         assert_array_equal(resp.argmax(axis=1), fitted.labels_)
         max_resp.append(resp.max(axis=1))
         entropy.append(-np.sum(resp * np.log(np.where(resp > 0, resp, 1.0)), axis=1))
@@ -179,7 +215,9 @@ def test_responsibilities_harden_to_the_kmeans_assignment(kmeans_fit):
     assert max_resp[0].mean() < 0.99
     # At the smallest sigma the other responsibilities underflow: exactly one-hot
     # in every run seen; atol 1e-12.
-    assert_allclose(resp, hard_responsibilities(fitted.labels_, len(resp.T)), atol=1e-12)
+    assert_allclose(
+        resp, hard_responsibilities(fitted.labels_, len(resp.T)), atol=1e-12
+    )
 
 
 def test_scaled_log_likelihood_tends_to_minus_the_inertia(kmeans_fit):
@@ -189,9 +227,17 @@ def test_scaled_log_likelihood_tends_to_minus_the_inertia(kmeans_fit):
     n_clusters = len(fitted.cluster_centers_)
     for sigma in [3.0, 1.0, 0.1, 0.01]:
         log_prob_norm, _ = estimate_log_prob_resp(
-            X, isotropic_parameters(fitted.cluster_centers_, sigma**2))
-        scaled = 2 * sigma**2 * (log_prob_norm.sum() + n_samples * np.log(n_clusters)
-                                 + n_samples * n_features / 2 * np.log(2 * np.pi * sigma**2))
+            X, isotropic_parameters(fitted.cluster_centers_, sigma**2)
+        )
+        scaled = (
+            2
+            * sigma**2
+            * (
+                log_prob_norm.sum()
+                + n_samples * np.log(n_clusters)
+                + n_samples * n_features / 2 * np.log(2 * np.pi * sigma**2)
+            )
+        )
         gap = 2 * sigma**2 * n_samples * np.log(n_clusters)
         # Slack 1e-9: scaled is 2 sigma^2 times sums of n terms that, at sigma = 3,
         # add up to ~40 times the inertia; their rounding, n u times that, is
@@ -216,8 +262,9 @@ def test_fixed_variance_em_tends_to_lloyd(dataset):
 def test_fixed_variance_em_collapses_for_large_sigma(dataset):
     """With sigma far above the spread of the data all means go to the data mean."""
     _, X, n_clusters = dataset
-    means, resp, _ = fixed_variance_em(X, random_centres(X, n_clusters, 1),
-                                       1e8 * np.var(X, axis=0).sum())
+    means, resp, _ = fixed_variance_em(
+        X, random_centres(X, n_clusters, 1), 1e8 * np.var(X, axis=0).sum()
+    )
     # Responsibilities differ from 1/K by ~|x - mu|^2 / sigma^2 <~ 1e-7, so the
     # means start within ~1e-7 of the data mean and contract to it (7e-16 seen).
     assert_allclose(means, np.broadcast_to(X.mean(axis=0), means.shape), atol=1e-6)
@@ -243,8 +290,13 @@ def full_parameters(X, n_components, seed=0):
     """Means from a k-means run, equal weights, covariances the data covariance / K."""
     means = LloydKMeans(n_components, random_state=seed).fit(X).cluster_centers_
     covariances = np.repeat(np.cov(X.T)[None] / n_components, n_components, axis=0)
-    return MixtureParameters(np.full(n_components, 1 / n_components), means, covariances,
-                             precision_cholesky_from_covariances(covariances, "full"), "full")
+    return MixtureParameters(
+        np.full(n_components, 1 / n_components),
+        means,
+        covariances,
+        precision_cholesky_from_covariances(covariances, "full"),
+        "full",
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -269,8 +321,9 @@ def test_classification_em_stops_at_a_fixed_point(dataset):
     value, labels = classification_log_likelihood(X, result.params)
     assert_array_equal(labels, result.labels)
     # The same value recomputed (2e-16 seen); rtol 1e-12.
-    assert_allclose(value, result.history["classification_log_likelihood_after"][-1],
-                    rtol=1e-12)
+    assert_allclose(
+        value, result.history["classification_log_likelihood_after"][-1], rtol=1e-12
+    )
     # Member means and covariances by the M-step and by numpy: the same sums in
     # another order, ~n u = 1e-13 relative, more for covariance entries near 0
     # (n u |x|^2 = 1e-11 absolute). Largest seen 1.1e-15 (means), 6.8e-14
@@ -278,10 +331,15 @@ def test_classification_em_stops_at_a_fixed_point(dataset):
     for k in range(n_components):
         members = X[result.labels == k]
         assert_allclose(result.params.weights[k], len(members) / len(X), rtol=1e-12)
-        assert_allclose(result.params.means[k], members.mean(axis=0), rtol=1e-10,
-                        atol=1e-10)
-        assert_allclose(result.params.covariances[k], np.cov(members.T, bias=True),
-                        rtol=1e-9, atol=1e-10)
+        assert_allclose(
+            result.params.means[k], members.mean(axis=0), rtol=1e-10, atol=1e-10
+        )
+        assert_allclose(
+            result.params.covariances[k],
+            np.cov(members.T, bias=True),
+            rtol=1e-9,
+            atol=1e-10,
+        )
 
 
 def test_classification_log_likelihood_is_the_log_joint_at_the_labels(dataset):
@@ -296,8 +354,9 @@ def test_classification_log_likelihood_is_the_log_joint_at_the_labels(dataset):
     assert_allclose(value, np.sum(log_prob_norm + np.log(resp.max(axis=1))), rtol=1e-10)
     other = (labels + 1) % n_components
     log_joint = np.log(resp[np.arange(len(X)), other]) + log_prob_norm
-    assert_allclose(classification_log_likelihood(X, params, other)[0], log_joint.sum(),
-                    rtol=1e-10)
+    assert_allclose(
+        classification_log_likelihood(X, params, other)[0], log_joint.sum(), rtol=1e-10
+    )
     assert logsumexp(log_joint) <= logsumexp(log_prob_norm)
 
 
@@ -319,10 +378,13 @@ def test_explicit_centres_force_a_single_start(dataset):
         LloydKMeans(n_clusters, init=random_centres(X, n_clusters, 0), n_init=3).fit(X)
 
 
-@pytest.mark.parametrize("shape, message", [
-    ((2, 2), "does not match the number of clusters 3"),
-    ((3, 5), "does not match the number of features of the data 2"),
-])
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((2, 2), "does not match the number of clusters 3"),
+        ((3, 5), "does not match the number of features of the data 2"),
+    ],
+)
 def test_wrong_init_shape_is_an_error(shape, message):
     X = np.random.default_rng(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match=message):

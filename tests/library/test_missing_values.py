@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from bounds import assert_not_less
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
@@ -12,12 +13,19 @@ from sklearn.utils._param_validation import InvalidParameterError
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
 from gmmlib.datasets import make_blobs_mixture, make_mixture, remove_at_random
-from gmmlib.em_steps import (MixtureParameters, e_step, estimate_log_prob_resp,
-                             parameters_from_model)
-from gmmlib.missing_values import (e_step_missing, estimate_log_prob_resp_missing,
-                                   fill_with_column_means, impute_conditional_means,
-                                   missingness_patterns)
-from bounds import assert_not_less
+from gmmlib.em_steps import (
+    MixtureParameters,
+    e_step,
+    estimate_log_prob_resp,
+    parameters_from_model,
+)
+from gmmlib.missing_values import (
+    e_step_missing,
+    estimate_log_prob_resp_missing,
+    fill_with_column_means,
+    impute_conditional_means,
+    missingness_patterns,
+)
 
 #: Log-densities (size ~10) by gmmlib and by scipy.stats on the observed
 #: coordinates, and their sums over n <= 900 samples: ~100 u per value (terms up
@@ -40,14 +48,20 @@ def _equicorrelated(correlation, variance):
     return variance * matrix
 
 
-TRUE_COVARIANCES = np.array([_equicorrelated(0.8, 1.0), _equicorrelated(-0.4, 1.5),
-                             _equicorrelated(0.6, 0.8)])
+TRUE_COVARIANCES = np.array(
+    [_equicorrelated(0.8, 1.0), _equicorrelated(-0.4, 1.5), _equicorrelated(0.6, 0.8)]
+)
 
 
 def fitted_params(X, n_components, covariance_type, seed=0):
     """Parameters of a short ordinary EM fit: a realistic point to test an E-step at."""
-    model = GaussianMixture(n_components, covariance_type=covariance_type, max_iter=5,
-                            tol=0.0, random_state=seed)
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        max_iter=5,
+        tol=0.0,
+        random_state=seed,
+    )
     with pytest.warns(Warning):
         model.fit(X)
     return parameters_from_model(model)
@@ -59,20 +73,25 @@ def errors_to_truth(model):
     rows, columns = linear_sum_assignment(cost)
     order = rows[np.argsort(columns)]
     mean_error = np.sqrt(((model.means_[order] - TRUE_MEANS) ** 2).sum())
-    covariance_error = np.sqrt(((model.covariances_[order] - TRUE_COVARIANCES) ** 2).sum())
+    covariance_error = np.sqrt(
+        ((model.covariances_[order] - TRUE_COVARIANCES) ** 2).sum()
+    )
     return mean_error, covariance_error
 
 
 # ------------------------------------------------------------------ building blocks
 def test_missingness_patterns_partition_the_rows():
-    X = remove_at_random(make_blobs_mixture(300, n_features=4, random_state=0)[0], 0.3,
-                         random_state=1)
+    X = remove_at_random(
+        make_blobs_mixture(300, n_features=4, random_state=0)[0], 0.3, random_state=1
+    )
     patterns = missingness_patterns(X)
     all_rows = np.sort(np.concatenate(patterns.rows))
     assert_array_equal(all_rows, np.arange(len(X)))
     assert len(np.unique(patterns.observed, axis=0)) == len(patterns.observed)
-    for observed, rows in zip(patterns.observed, patterns.rows):
-        assert_array_equal(~np.isnan(X[rows]), np.broadcast_to(observed, (len(rows), 4)))
+    for observed, rows in zip(patterns.observed, patterns.rows, strict=True):
+        assert_array_equal(
+            ~np.isnan(X[rows]), np.broadcast_to(observed, (len(rows), 4))
+        )
 
 
 def test_remove_at_random_keeps_a_value_in_every_row():
@@ -98,22 +117,35 @@ def test_fill_with_column_means():
 
 
 def test_marginal_log_density_matches_scipy(covariance_type):
-    X_complete = make_blobs_mixture(200, n_components=3, n_features=4, random_state=2)[0]
+    X_complete = make_blobs_mixture(200, n_components=3, n_features=4, random_state=2)[
+        0
+    ]
     params = fitted_params(X_complete, 3, covariance_type)
     X = remove_at_random(X_complete, 0.4, random_state=3)
     log_prob_norm, resp = estimate_log_prob_resp_missing(X, params)
     covariances = full_covariances(params.covariances, covariance_type, 3, 4)
     for n in range(len(X)):
         o = ~np.isnan(X[n])
-        log_joint = [np.log(params.weights[k]) + multivariate_normal.logpdf(
-            X[n, o], params.means[k, o], covariances[k][np.ix_(o, o)]) for k in range(3)]
+        log_joint = [
+            np.log(params.weights[k])
+            + multivariate_normal.logpdf(
+                X[n, o], params.means[k, o], covariances[k][np.ix_(o, o)]
+            )
+            for k in range(3)
+        ]
         assert_allclose(log_prob_norm[n], logsumexp(log_joint), rtol=LOG_DENSITY_RTOL)
-        assert_allclose(resp[n], np.exp(log_joint - logsumexp(log_joint)),
-                        rtol=RESP_RTOL, atol=1e-300)
+        assert_allclose(
+            resp[n],
+            np.exp(log_joint - logsumexp(log_joint)),
+            rtol=RESP_RTOL,
+            atol=1e-300,
+        )
 
 
 def test_expected_statistics_match_a_per_sample_computation(covariance_type):
-    X_complete = make_blobs_mixture(150, n_components=2, n_features=3, random_state=4)[0]
+    X_complete = make_blobs_mixture(150, n_components=2, n_features=3, random_state=4)[
+        0
+    ]
     params = fitted_params(X_complete, 2, covariance_type)
     X = remove_at_random(X_complete, 0.35, random_state=5)
     sample_weight = np.random.default_rng(6).uniform(0.5, 2.0, len(X))
@@ -121,24 +153,40 @@ def test_expected_statistics_match_a_per_sample_computation(covariance_type):
     stats = e_step_missing(X, params, sample_weight, shift)
 
     covariances = full_covariances(params.covariances, covariance_type, 2, 3)
-    nk, first, second, log_likelihood = np.zeros(2), np.zeros((2, 3)), np.zeros((2, 3, 3)), 0.0
+    nk, first, second, log_likelihood = (
+        np.zeros(2),
+        np.zeros((2, 3)),
+        np.zeros((2, 3, 3)),
+        0.0,
+    )
     for n in range(len(X)):
         o, m = ~np.isnan(X[n]), np.isnan(X[n])
-        log_joint = np.array([np.log(params.weights[k]) + multivariate_normal.logpdf(
-            X[n, o], params.means[k, o], covariances[k][np.ix_(o, o)]) for k in range(2)])
+        log_joint = np.array(
+            [
+                np.log(params.weights[k])
+                + multivariate_normal.logpdf(
+                    X[n, o], params.means[k, o], covariances[k][np.ix_(o, o)]
+                )
+                for k in range(2)
+            ]
+        )
         log_likelihood += sample_weight[n] * logsumexp(log_joint)
         resp = sample_weight[n] * np.exp(log_joint - logsumexp(log_joint))
         for k in range(2):
-            gain = covariances[k][np.ix_(m, o)] @ np.linalg.inv(covariances[k][np.ix_(o, o)])
+            gain = covariances[k][np.ix_(m, o)] @ np.linalg.inv(
+                covariances[k][np.ix_(o, o)]
+            )
             completed = X[n].copy()
             completed[m] = params.means[k, m] + gain @ (X[n, o] - params.means[k, o])
             correction = np.zeros((3, 3))
-            correction[np.ix_(m, m)] = (covariances[k][np.ix_(m, m)]
-                                        - gain @ covariances[k][np.ix_(o, m)])
+            correction[np.ix_(m, m)] = (
+                covariances[k][np.ix_(m, m)] - gain @ covariances[k][np.ix_(o, m)]
+            )
             nk[k] += resp[k]
             first[k] += resp[k] * (completed - shift)
-            second[k] += resp[k] * (np.outer(completed - shift, completed - shift)
-                                    + correction)
+            second[k] += resp[k] * (
+                np.outer(completed - shift, completed - shift) + correction
+            )
     if covariance_type == "tied":
         second = second.sum(axis=0)
     elif covariance_type in ("diag", "spherical"):
@@ -160,15 +208,26 @@ def test_e_step_without_missing_values_is_the_ordinary_e_step(covariance_type):
     X = make_blobs_mixture(300, n_components=3, n_features=3, random_state=7)[0]
     params = fitted_params(X, 3, covariance_type)
     shift = X.mean(axis=0)
-    ours, ordinary = e_step_missing(X, params, shift=shift), e_step(X, params, shift=shift)
+    ours, ordinary = (
+        e_step_missing(X, params, shift=shift),
+        e_step(X, params, shift=shift),
+    )
     # One pattern (all observed): the same quantities by another code path, with
     # its own Cholesky factors of the same matrices. Largest seen: 7.7e-5 and
     # 0.011 of the allowed errors below.
     for name in ["nk", "first_moments", "second_moments", "log_likelihood"]:
-        assert_allclose(getattr(ours, name), getattr(ordinary, name), rtol=1e-11,
-                        atol=1e-9, err_msg=name)
-    for a, b in zip(estimate_log_prob_resp_missing(X, params),
-                    estimate_log_prob_resp(X, params)):
+        assert_allclose(
+            getattr(ours, name),
+            getattr(ordinary, name),
+            rtol=1e-11,
+            atol=1e-9,
+            err_msg=name,
+        )
+    for a, b in zip(
+        estimate_log_prob_resp_missing(X, params),
+        estimate_log_prob_resp(X, params),
+        strict=True,
+    ):
         assert_allclose(a, b, rtol=1e-11, atol=1e-300)
 
 
@@ -176,21 +235,30 @@ def test_precisions_only_parameters_are_accepted():
     """Parameters given by precisions (covariances None) work as in the ordinary E-step."""
     X = make_blobs_mixture(200, n_components=2, n_features=3, random_state=8)[0]
     params = fitted_params(X, 2, "full")
-    without = MixtureParameters(params.weights, params.means, None,
-                                params.precisions_cholesky, "full")
+    without = MixtureParameters(
+        params.weights, params.means, None, params.precisions_cholesky, "full"
+    )
     X_missing = remove_at_random(X, 0.3, random_state=9)
     # Covariances recovered from the precision factors (kappa u, kappa ~10):
     # largest difference seen 4.3e-16 relative; rtol 1e-12.
-    assert_allclose(estimate_log_prob_resp_missing(X_missing, without)[0],
-                    estimate_log_prob_resp_missing(X_missing, params)[0], rtol=1e-12)
+    assert_allclose(
+        estimate_log_prob_resp_missing(X_missing, without)[0],
+        estimate_log_prob_resp_missing(X_missing, params)[0],
+        rtol=1e-12,
+    )
 
 
 # ---------------------------------------------------------------- the estimator
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_no_missing_values_gives_ordinary_em(dataset, covariance_type):
     _, X, n_components = dataset
-    settings = dict(n_components=n_components, covariance_type=covariance_type, tol=1e-8,
-                    max_iter=300, random_state=0)
+    settings = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=1e-8,
+        max_iter=300,
+        random_state=0,
+    )
     ordinary = GaussianMixture(**settings).fit(X)
     ours = GaussianMixture(missing_values="marginalize", **settings).fit(X)
     # The same EM through the missing-value code path: rounding only, carried
@@ -198,8 +266,13 @@ def test_no_missing_values_gives_ordinary_em(dataset, covariance_type):
     # 1.6e-15 (lower bounds), 1.2e-13 (scores); bounds 1e-10.
     assert ours.n_iter_ == ordinary.n_iter_
     for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
-        assert_allclose(getattr(ours, name), getattr(ordinary, name), rtol=1e-10,
-                        atol=1e-12, err_msg=name)
+        assert_allclose(
+            getattr(ours, name),
+            getattr(ordinary, name),
+            rtol=1e-10,
+            atol=1e-12,
+            err_msg=name,
+        )
     assert_allclose(ours.lower_bounds_, ordinary.lower_bounds_, rtol=1e-10)
     assert_allclose(ours.score_samples(X), ordinary.score_samples(X), rtol=1e-10)
 
@@ -208,24 +281,34 @@ def test_no_missing_values_gives_ordinary_em(dataset, covariance_type):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("missing_fraction", [0.1, 0.5])
 def test_observed_log_likelihood_never_decreases(covariance_type, missing_fraction):
-    X = make_blobs_mixture(500, n_components=3, n_features=3, separation=2.0,
-                           random_state=10)[0]
+    X = make_blobs_mixture(
+        500, n_components=3, n_features=3, separation=2.0, random_state=10
+    )[0]
     X = remove_at_random(X, missing_fraction, random_state=11)
-    model = GaussianMixture(3, covariance_type=covariance_type, tol=1e-10, max_iter=300,
-                            missing_values="marginalize", random_state=0).fit(X)
+    model = GaussianMixture(
+        3,
+        covariance_type=covariance_type,
+        tol=1e-10,
+        max_iter=300,
+        missing_values="marginalize",
+        random_state=0,
+    ).fit(X)
     history = model.history_
     assert model.n_iter_ > 5
     # EM never lowers the observed-data log-likelihood; near convergence only
     # rounding (~1e-14 relative) moves it. Slack 1e-10.
-    assert_not_less(history["log_likelihood_after"], history["log_likelihood_before"],
-                    rtol=1e-10)
+    assert_not_less(
+        history["log_likelihood_after"], history["log_likelihood_before"], rtol=1e-10
+    )
     # The same value computed again (2.1e-16 seen).
     assert_allclose(history["log_likelihood_after"][-1], model.score(X), rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_em_is_closer_to_the_truth_than_dropping_rows_or_mean_imputation(seed):
-    X, _ = make_mixture(400, TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVARIANCES, random_state=seed)
+    X, _ = make_mixture(
+        400, TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVARIANCES, random_state=seed
+    )
     X_missing = remove_at_random(X, 0.4, random_state=100 + seed)
     complete_rows = ~np.isnan(X_missing).any(axis=1)
     settings = dict(n_components=3, n_init=3, tol=1e-6, max_iter=500, random_state=0)
@@ -243,14 +326,20 @@ def test_em_is_closer_to_the_truth_than_dropping_rows_or_mean_imputation(seed):
 
 
 def test_sample_weight_two_is_a_repeated_sample():
-    X = remove_at_random(make_blobs_mixture(200, random_state=12)[0], 0.3, random_state=13)
+    X = remove_at_random(
+        make_blobs_mixture(200, random_state=12)[0], 0.3, random_state=13
+    )
     repeats = np.random.default_rng(14).integers(1, 3, len(X))
     X_filled = fill_with_column_means(X)
     precision = np.linalg.inv(np.cov(X_filled.T))
-    start = dict(weights_init=[0.3, 0.3, 0.4], means_init=X_filled[:3],
-                 precisions_init=np.repeat(precision[None], 3, axis=0))
-    settings = dict(n_components=3, missing_values="marginalize", tol=0.0, max_iter=30,
-                    **start)
+    start = dict(
+        weights_init=[0.3, 0.3, 0.4],
+        means_init=X_filled[:3],
+        precisions_init=np.repeat(precision[None], 3, axis=0),
+    )
+    settings = dict(
+        n_components=3, missing_values="marginalize", tol=0.0, max_iter=30, **start
+    )
     with pytest.warns(ConvergenceWarning):
         weighted = GaussianMixture(**settings).fit(X, sample_weight=repeats)
     with pytest.warns(ConvergenceWarning):
@@ -284,7 +373,9 @@ def test_infinity_is_still_rejected_when_marginalising():
 def test_a_feature_with_no_observed_value_is_an_error():
     X = make_blobs_mixture(100, n_features=3, random_state=16)[0]
     X[:, 1] = np.nan
-    with pytest.raises(ValueError, match="1 feature.s. with no observed value.*feature 1"):
+    with pytest.raises(
+        ValueError, match="1 feature.s. with no observed value.*feature 1"
+    ):
         GaussianMixture(2, missing_values="marginalize").fit(X)
     X = make_blobs_mixture(100, n_features=3, random_state=16)[0]
     X[:50, 2] = np.nan
@@ -295,14 +386,20 @@ def test_a_feature_with_no_observed_value_is_an_error():
 
 def test_scikit_learn_tags_declare_nan_support():
     assert not GaussianMixture().__sklearn_tags__().input_tags.allow_nan
-    assert GaussianMixture(missing_values="marginalize").__sklearn_tags__().input_tags.allow_nan
+    assert (
+        GaussianMixture(missing_values="marginalize")
+        .__sklearn_tags__()
+        .input_tags.allow_nan
+    )
 
 
 def test_a_row_with_no_observed_value_is_an_error():
     X = make_blobs_mixture(100, random_state=16)[0]
     X[[5, 9]] = np.nan
     model = GaussianMixture(2, missing_values="marginalize", random_state=0)
-    with pytest.raises(ValueError, match="2 sample.s. whose values are all missing.*row 5"):
+    with pytest.raises(
+        ValueError, match="2 sample.s. whose values are all missing.*row 5"
+    ):
         model.fit(X)
     model.fit(np.delete(X, [5, 9], axis=0))
     with pytest.raises(ValueError, match="all missing"):
@@ -310,10 +407,12 @@ def test_a_row_with_no_observed_value_is_an_error():
 
 
 def test_inference_on_rows_with_missing_values(covariance_type):
-    X = remove_at_random(make_blobs_mixture(300, n_features=3, random_state=17)[0], 0.3,
-                         random_state=18)
-    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0,
-                            missing_values="marginalize").fit(X)
+    X = remove_at_random(
+        make_blobs_mixture(300, n_features=3, random_state=17)[0], 0.3, random_state=18
+    )
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, random_state=0, missing_values="marginalize"
+    ).fit(X)
     resp = model.predict_proba(X)
     assert resp.shape == (300, 3) and np.all(np.isfinite(resp))
     assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)  # a sum of 3 terms: 3 u
@@ -323,17 +422,25 @@ def test_inference_on_rows_with_missing_values(covariance_type):
     log_density = model.score_samples(X)
     for n in range(0, 300, 7):
         o = ~np.isnan(X[n])
-        log_joint = [np.log(model.weights_[k]) + multivariate_normal.logpdf(
-            X[n, o], model.means_[k, o], covariances[k][np.ix_(o, o)]) for k in range(3)]
+        log_joint = [
+            np.log(model.weights_[k])
+            + multivariate_normal.logpdf(
+                X[n, o], model.means_[k, o], covariances[k][np.ix_(o, o)]
+            )
+            for k in range(3)
+        ]
         assert_allclose(log_density[n], logsumexp(log_joint), rtol=LOG_DENSITY_RTOL)
     assert_array_equal(model.fit_predict(X), model.predict(X))
 
 
 def test_float32_input_is_accepted():
-    X = remove_at_random(make_blobs_mixture(300, random_state=19)[0], 0.2, random_state=20)
+    X = remove_at_random(
+        make_blobs_mixture(300, random_state=19)[0], 0.2, random_state=20
+    )
     model64 = GaussianMixture(3, missing_values="marginalize", random_state=0).fit(X)
     model32 = GaussianMixture(3, missing_values="marginalize", random_state=0).fit(
-        X.astype(np.float32))
+        X.astype(np.float32)
+    )
     assert model32.means_.dtype == np.float32
     # float32 blocks (u = 6e-8) through a full fit: the largest difference seen
     # is 3.5e-4 of the allowed rtol 1e-4 plus atol 1e-4.
@@ -341,11 +448,14 @@ def test_float32_input_is_accepted():
 
 
 def test_imputation_by_conditional_means():
-    X, _ = make_mixture(600, TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVARIANCES, random_state=21)
+    X, _ = make_mixture(
+        600, TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVARIANCES, random_state=21
+    )
     X_missing = remove_at_random(X, 0.3, random_state=22)
     missing = np.isnan(X_missing)
-    model = GaussianMixture(3, missing_values="marginalize", n_init=3,
-                            random_state=0).fit(X_missing)
+    model = GaussianMixture(
+        3, missing_values="marginalize", n_init=3, random_state=0
+    ).fit(X_missing)
     X_imputed = impute_conditional_means(model, X_missing)
     assert_array_equal(X_imputed[~missing], X_missing[~missing])
     assert np.all(np.isfinite(X_imputed))
@@ -369,5 +479,6 @@ def test_imputation_with_one_gaussian_is_linear_regression():
     coefficients = np.linalg.solve(sigma[1:, 1:], sigma[1:, 0])
     # The same regression by two solves (condition number ~4): ~10 u relative,
     # more where the imputed value is near 0. Largest seen 8e-14; bound 1e-10.
-    assert_allclose(X_imputed[:, 0], mu[0] + (X[:, 1:] - mu[1:]) @ coefficients,
-                    rtol=1e-10)
+    assert_allclose(
+        X_imputed[:, 0], mu[0] + (X[:, 1:] - mu[1:]) @ coefficients, rtol=1e-10
+    )

@@ -10,8 +10,9 @@ from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.timing import common_start
 
-X_BASE, _ = make_blobs_mixture(600, n_components=3, n_features=3, separation=3.0,
-                               random_state=0)
+X_BASE, _ = make_blobs_mixture(
+    600, n_components=3, n_features=3, separation=3.0, random_state=0
+)
 SETTINGS = dict(n_components=3, tol=1e-10, max_iter=500)
 
 
@@ -60,10 +61,15 @@ def test_scaled_data_matches_scikit_learn_and_rescales(covariance_type, scale):
     assert_allclose(ours.means_, theirs.means_, rtol=1e-8)
     # Rescaling the data by s shifts the mean log-density by -d log s. (Scaling by
     # 1e6 or 1e-6 is not exact in binary; largest difference seen 3.1e-16.)
-    unscaled = fit(GaussianMixture, X_BASE, covariance_type,
-                   common_start(X_BASE, 3, covariance_type))
-    assert_allclose(ours.lower_bound_, unscaled.lower_bound_ - 3 * np.log(scale),
-                    rtol=1e-6)
+    unscaled = fit(
+        GaussianMixture,
+        X_BASE,
+        covariance_type,
+        common_start(X_BASE, 3, covariance_type),
+    )
+    assert_allclose(
+        ours.lower_bound_, unscaled.lower_bound_ - 3 * np.log(scale), rtol=1e-6
+    )
 
 
 def test_strongly_correlated_features(covariance_type):
@@ -92,8 +98,13 @@ def test_many_components_with_tiny_weights(covariance_type):
     weights = np.full(n_components, 1e-10)
     weights[:3] = (1 - weights[3:].sum()) / 3
     start["weights_init"] = weights
-    options = dict(n_components=n_components, covariance_type=covariance_type,
-                   tol=1e-8, max_iter=200, **start)
+    options = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=1e-8,
+        max_iter=200,
+        **start,
+    )
     ours = GaussianMixture(**options).fit(X_BASE)
     theirs = SklearnGaussianMixture(**options).fit(X_BASE)
     # Up to 200 iterations without convergence (nine components of weight ~1e-10

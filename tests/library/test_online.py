@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
+from test_free_energy import parameters
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
@@ -16,7 +17,6 @@ from gmmlib.gem import M_STEPS
 from gmmlib.missing_values import e_step_missing, fill_with_column_means
 from gmmlib.online import StepwiseEM
 from gmmlib.timing import common_start
-from test_free_energy import parameters
 
 #: The stepwise update against the formula spelled out: the same averages of
 #: 100-row statistics (n u = 1e-14 relative each) in another order, over three
@@ -42,16 +42,18 @@ def test_partial_fit_converges_near_the_batch_solution(covariance_type):
     1.6e-4; this seed's are 0.018, 0.0037 and 7e-5, the same to three digits
     under every BLAS kernel.
     """
-    X, _ = make_blobs_mixture(3000, n_components=3, n_features=2, separation=5.0,
-                              random_state=0)
-    batch = GaussianMixture(3, covariance_type=covariance_type, tol=1e-10, max_iter=1000,
-                            random_state=0).fit(X)
+    X, _ = make_blobs_mixture(
+        3000, n_components=3, n_features=2, separation=5.0, random_state=0
+    )
+    batch = GaussianMixture(
+        3, covariance_type=covariance_type, tol=1e-10, max_iter=1000, random_state=0
+    ).fit(X)
     online = GaussianMixture(3, covariance_type=covariance_type, random_state=0)
     rng = np.random.default_rng(1)
     for _ in range(5):
         order = rng.permutation(len(X))
         for start in range(0, len(X), 100):
-            online.partial_fit(X[order[start:start + 100]])
+            online.partial_fit(X[order[start : start + 100]])
     assert online.n_steps_ == 150
     rows, columns = matched(batch, online)
     assert_allclose(online.means_[columns], batch.means_[rows], atol=0.1)
@@ -64,26 +66,40 @@ def test_partial_fit_converges_near_the_batch_solution(covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("learning_decay, learning_offset", [(0.6, 2.0), (1.0, 1.0),
-                                                             (0.75, 10.0)])
-def test_stepwise_update_follows_the_formula(covariance_type, learning_decay,
-                                             learning_offset):
+@pytest.mark.parametrize(
+    "learning_decay, learning_offset", [(0.6, 2.0), (1.0, 1.0), (0.75, 10.0)]
+)
+def test_stepwise_update_follows_the_formula(
+    covariance_type, learning_decay, learning_offset
+):
     X, _ = make_blobs_mixture(300, n_components=3, n_features=3, random_state=3)
     batches = np.array_split(X, 3)
     params = parameters(X, 3, covariance_type)
-    stepwise = StepwiseEM(params, batches[0].mean(axis=0), learning_decay, learning_offset)
+    stepwise = StepwiseEM(
+        params, batches[0].mean(axis=0), learning_decay, learning_offset
+    )
     running, expected = None, params
     for t, batch in enumerate(batches):
         stepwise.update(InMemoryData(batch), 1e-6)
         new = e_step(batch, expected, shift=batches[0].mean(axis=0))
         eta = 1.0 if t == 0 else (t + learning_offset) ** -learning_decay
-        averages = [new.nk / len(batch), new.first_moments / len(batch),
-                    new.second_moments / len(batch)]
-        running = averages if running is None else [
-            (1 - eta) * old + eta * value for old, value in zip(running, averages)]
+        averages = [
+            new.nk / len(batch),
+            new.first_moments / len(batch),
+            new.second_moments / len(batch),
+        ]
+        running = (
+            averages
+            if running is None
+            else [
+                (1 - eta) * old + eta * value
+                for old, value in zip(running, averages, strict=True)
+            ]
+        )
         assert_allclose(stepwise.statistics.nk, running[0], rtol=STEP_RTOL)
-        assert_allclose(stepwise.statistics.first_moments, running[1], rtol=STEP_RTOL,
-                        atol=1e-14)
+        assert_allclose(
+            stepwise.statistics.first_moments, running[1], rtol=STEP_RTOL, atol=1e-14
+        )
         assert_allclose(stepwise.statistics.second_moments, running[2], rtol=STEP_RTOL)
         new.nk, new.first_moments, new.second_moments = running
         expected = m_step(new, covariance_type, 1e-6)
@@ -122,7 +138,9 @@ def test_partial_fit_after_fit_continues_and_fit_restarts():
     # The same step by the same arithmetic, centred elsewhere: largest seen
     # 1.2e-14 relative (means), 7.9e-16 (lower bound).
     assert_allclose(model.means_, expected.means, rtol=1e-10)
-    assert_allclose(model.lower_bound_, e_step(X, fitted).mean_log_likelihood, rtol=1e-12)
+    assert_allclose(
+        model.lower_bound_, e_step(X, fitted).mean_log_likelihood, rtol=1e-12
+    )
     model.partial_fit(X[:100])
     assert model.n_steps_ == 2
     model.fit(X)
@@ -134,8 +152,11 @@ def test_sample_weight_two_is_a_duplicated_row():
     X, _ = make_blobs_mixture(400, n_components=2, random_state=7)
     sample_weight = np.ones(100)
     sample_weight[::3] = 2.0
-    start = dict(weights_init=[0.5, 0.5], means_init=X[:2],
-                 precisions_init=np.repeat(np.eye(2)[None], 2, axis=0))
+    start = dict(
+        weights_init=[0.5, 0.5],
+        means_init=X[:2],
+        precisions_init=np.repeat(np.eye(2)[None], 2, axis=0),
+    )
     weighted = GaussianMixture(2, **start)
     duplicated = GaussianMixture(2, **start)
     for batch in np.array_split(X, 4):
@@ -159,8 +180,10 @@ def test_partial_fit_keeps_float32():
 def test_partial_fit_with_different_n_features_raises():
     X, _ = make_blobs_mixture(200, n_components=2, n_features=2, random_state=9)
     model = GaussianMixture(2, random_state=0).partial_fit(X[:100])
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is "
-                                         "expecting 2 features as input"):
+    with pytest.raises(
+        ValueError,
+        match="X has 3 features, but GaussianMixture is expecting 2 features as input",
+    ):
         model.partial_fit(np.ones((50, 3)))
     fitted = GaussianMixture(2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="X has 3 features"):
@@ -168,16 +191,23 @@ def test_partial_fit_with_different_n_features_raises():
 
 
 def test_first_batch_needs_n_components_samples():
-    with pytest.raises(ValueError, match="Expected n_samples >= n_components but got "
-                                         "n_components = 3, n_samples = 2"):
+    with pytest.raises(
+        ValueError,
+        match="Expected n_samples >= n_components but got "
+        "n_components = 3, n_samples = 2",
+    ):
         GaussianMixture(3).partial_fit(np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("name, value", [("learning_decay", 0.5), ("learning_decay", 1.1),
-                                         ("learning_offset", 0.0)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("learning_decay", 0.5), ("learning_decay", 1.1), ("learning_offset", 0.0)],
+)
 def test_step_size_parameters_are_checked(name, value):
     X = np.random.default_rng(0).normal(size=(20, 2))
-    with pytest.raises(ValueError, match=f"The '{name}' parameter of GaussianMixture must be"):
+    with pytest.raises(
+        ValueError, match=f"The '{name}' parameter of GaussianMixture must be"
+    ):
         GaussianMixture(2, **{name: value}).partial_fit(X)
 
 
@@ -185,7 +215,7 @@ def test_step_sizes_decay():
     stepwise = StepwiseEM(None, np.zeros(1), learning_decay=0.6, learning_offset=2.0)
     steps = np.array([stepwise.step_size(t) for t in range(1000)])
     assert steps[0] == 1.0
-    assert_allclose(steps[1], 3.0 ** -0.6, rtol=1e-15)  # the same power: equal
+    assert_allclose(steps[1], 3.0**-0.6, rtol=1e-15)  # the same power: equal
     assert np.all(np.diff(steps) < 0)
     assert_array_equal(steps > 0, True)
 
@@ -208,8 +238,9 @@ def test_partial_fit_takes_the_m_step_it_is_given(covariance_type, m_step_name):
     X, _ = make_blobs_mixture(300, n_components=3, random_state=10)
     batches = np.array_split(X, 3)
     keywords, params = start_of(X, 3, covariance_type)
-    model = GaussianMixture(3, covariance_type=covariance_type, m_step=m_step_name,
-                            **keywords)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, m_step=m_step_name, **keywords
+    )
     exact = GaussianMixture(3, covariance_type=covariance_type, **keywords)
     shift = batches[0].mean(axis=0)
     running = None
@@ -218,19 +249,34 @@ def test_partial_fit_takes_the_m_step_it_is_given(covariance_type, m_step_name):
         exact.partial_fit(batch)
         new = e_step(batch, params, shift=shift)
         eta = model._stepwise.step_size(t)
-        scaled = replace(new, nk=new.nk / len(batch),
-                         first_moments=new.first_moments / len(batch),
-                         second_moments=new.second_moments / len(batch),
-                         log_likelihood=new.log_likelihood / len(batch), total_weight=1.0)
-        running = scaled if running is None else replace(
-            scaled, nk=(1 - eta) * running.nk + eta * scaled.nk,
-            first_moments=(1 - eta) * running.first_moments + eta * scaled.first_moments,
-            second_moments=(1 - eta) * running.second_moments
-            + eta * scaled.second_moments)
+        scaled = replace(
+            new,
+            nk=new.nk / len(batch),
+            first_moments=new.first_moments / len(batch),
+            second_moments=new.second_moments / len(batch),
+            log_likelihood=new.log_likelihood / len(batch),
+            total_weight=1.0,
+        )
+        running = (
+            scaled
+            if running is None
+            else replace(
+                scaled,
+                nk=(1 - eta) * running.nk + eta * scaled.nk,
+                first_moments=(1 - eta) * running.first_moments
+                + eta * scaled.first_moments,
+                second_moments=(1 - eta) * running.second_moments
+                + eta * scaled.second_moments,
+            )
+        )
         params = M_STEPS[m_step_name](running, params, model.reg_covar)
         assert_allclose(model.means_, params.means, rtol=SAME_STEP_RTOL, atol=1e-14)
-        assert_allclose(model.precisions_cholesky_, params.precisions_cholesky,
-                        rtol=SAME_STEP_RTOL, atol=1e-14)
+        assert_allclose(
+            model.precisions_cholesky_,
+            params.precisions_cholesky,
+            rtol=SAME_STEP_RTOL,
+            atol=1e-14,
+        )
     # A generalized-EM step is not EM's: the two online fits part after one step.
     assert np.abs(model.means_ - exact.means_).max() > 1e-6
 
@@ -240,27 +286,41 @@ def test_partial_fit_marginalises_missing_values(covariance_type):
     X_missing = remove_at_random(X, 0.2, random_state=0)
     batches = np.array_split(X_missing, 3)
     keywords, params = start_of(X, 3, covariance_type)
-    model = GaussianMixture(3, covariance_type=covariance_type,
-                            missing_values="marginalize", **keywords)
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, missing_values="marginalize", **keywords
+    )
     for batch in batches:
         model.partial_fit(batch)
     # The same three steps through StepwiseEM with the missing-values E-step.
-    stepwise = StepwiseEM(params, fill_with_column_means(batches[0]).mean(axis=0),
-                          model.learning_decay, model.learning_offset)
+    stepwise = StepwiseEM(
+        params,
+        fill_with_column_means(batches[0]).mean(axis=0),
+        model.learning_decay,
+        model.learning_offset,
+    )
     for batch in batches:
         last = stepwise.update(MissingValuesData(batch), model.reg_covar)
     assert_allclose(model.means_, stepwise.params.means, rtol=SAME_STEP_RTOL)
     assert_allclose(model.lower_bound_, last, rtol=SAME_STEP_RTOL)
-    assert_allclose(last, e_step_missing(batches[2], model_before_last_step(
-        model, batches, keywords)).mean_log_likelihood, rtol=SAME_STEP_RTOL)
+    assert_allclose(
+        last,
+        e_step_missing(
+            batches[2], model_before_last_step(model, batches, keywords)
+        ).mean_log_likelihood,
+        rtol=SAME_STEP_RTOL,
+    )
     with pytest.raises(ValueError, match="Input X contains NaN"):
         GaussianMixture(3, **keywords).partial_fit(batches[0])
 
 
 def model_before_last_step(model, batches, keywords):
     """The parameters partial_fit held before its last batch, refitted on the first two."""
-    again = GaussianMixture(model.n_components, covariance_type=model.covariance_type,
-                            missing_values="marginalize", **keywords)
+    again = GaussianMixture(
+        model.n_components,
+        covariance_type=model.covariance_type,
+        missing_values="marginalize",
+        **keywords,
+    )
     for batch in batches[:-1]:
         again.partial_fit(batch)
     return parameters_from_model(again)

@@ -31,51 +31,65 @@ def mahalanobis(points, mean, covariance):
     return np.sqrt(np.einsum("ni,ij,nj->n", diff, np.linalg.inv(covariance), diff))
 
 
-@pytest.mark.parametrize("covariance", [
-    [[4.0, 0.0], [0.0, 1.0]],
-    [[1.0, 0.0], [0.0, 4.0]],
-    [[2.0, 1.5], [1.5, 2.0]],
-    [[2.0, -1.5], [-1.5, 2.0]],
-    [[3.0, 0.3], [0.3, 0.2]],
-    [[1.0, 0.0], [0.0, 1.0]],
-])
+@pytest.mark.parametrize(
+    "covariance",
+    [
+        [[4.0, 0.0], [0.0, 1.0]],
+        [[1.0, 0.0], [0.0, 4.0]],
+        [[2.0, 1.5], [1.5, 2.0]],
+        [[2.0, -1.5], [-1.5, 2.0]],
+        [[3.0, 0.3], [0.3, 0.2]],
+        [[1.0, 0.0], [0.0, 1.0]],
+    ],
+)
 @pytest.mark.parametrize("scale", [1.0, 2.5])
 def test_axes_are_scaled_square_roots_of_the_eigenvalues(covariance, scale):
     covariance = np.array(covariance)
     width, height, angle = ellipse_geometry(covariance, scale)
     eigenvalues = np.linalg.eigvalsh(covariance)
-    assert_allclose([width / 2, height / 2], scale * np.sqrt(eigenvalues[::-1]),
-                    rtol=GEOMETRY_TOL)
+    assert_allclose(
+        [width / 2, height / 2], scale * np.sqrt(eigenvalues[::-1]), rtol=GEOMETRY_TOL
+    )
     assert -90.0 < angle <= 90.0
     # The major axis is an eigenvector of the largest eigenvalue (any direction
     # will do for a multiple of the identity).
     direction = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
-    assert_allclose(covariance @ direction, eigenvalues[-1] * direction,
-                    atol=GEOMETRY_TOL)
+    assert_allclose(
+        covariance @ direction, eigenvalues[-1] * direction, atol=GEOMETRY_TOL
+    )
 
 
 def test_known_angles():
-    assert_allclose(ellipse_geometry([[4.0, 0.0], [0.0, 1.0]])[2], 0.0, atol=GEOMETRY_TOL)
-    assert_allclose(ellipse_geometry([[1.0, 0.0], [0.0, 4.0]])[2], 90.0,
-                    atol=GEOMETRY_TOL)
-    assert_allclose(ellipse_geometry([[2.0, 1.0], [1.0, 2.0]])[2], 45.0,
-                    atol=GEOMETRY_TOL)
-    assert_allclose(ellipse_geometry([[2.0, -1.0], [-1.0, 2.0]])[2], -45.0,
-                    atol=GEOMETRY_TOL)
+    assert_allclose(
+        ellipse_geometry([[4.0, 0.0], [0.0, 1.0]])[2], 0.0, atol=GEOMETRY_TOL
+    )
+    assert_allclose(
+        ellipse_geometry([[1.0, 0.0], [0.0, 4.0]])[2], 90.0, atol=GEOMETRY_TOL
+    )
+    assert_allclose(
+        ellipse_geometry([[2.0, 1.0], [1.0, 2.0]])[2], 45.0, atol=GEOMETRY_TOL
+    )
+    assert_allclose(
+        ellipse_geometry([[2.0, -1.0], [-1.0, 2.0]])[2], -45.0, atol=GEOMETRY_TOL
+    )
 
 
 def test_outlines_lie_at_the_chosen_mahalanobis_distance(covariance_type):
     X, _ = make_blobs_mixture(400, n_components=3, random_state=0)
     model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     ax = Figure().add_subplot()
-    ellipses = plot_gaussian_ellipses(ax, model.means_, model.covariances_,
-                                      covariance_type, scale=1.5)
+    ellipses = plot_gaussian_ellipses(
+        ax, model.means_, model.covariances_, covariance_type, scale=1.5
+    )
     assert len(ellipses) == 3 and all(e in ax.patches for e in ellipses)
     covariances = full_covariances(model.covariances_, covariance_type, 3, 2)
     for k, ellipse in enumerate(ellipses):
         assert_array_equal(ellipse.center, model.means_[k])
-        assert_allclose(mahalanobis(boundary_points(ellipse), model.means_[k],
-                                    covariances[k]), 1.5, rtol=OUTLINE_RTOL)
+        assert_allclose(
+            mahalanobis(boundary_points(ellipse), model.means_[k], covariances[k]),
+            1.5,
+            rtol=OUTLINE_RTOL,
+        )
     shapes = np.array([(e.width, e.height, e.angle) for e in ellipses])
     if covariance_type == "tied":
         assert_allclose(shapes, np.repeat(shapes[:1], 3, axis=0), rtol=GEOMETRY_TOL)
@@ -90,14 +104,23 @@ def test_two_of_several_features_use_the_marginal(covariance_type):
     X, _ = make_blobs_mixture(500, n_components=2, n_features=4, random_state=1)
     model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
     ax = Figure().add_subplot()
-    ellipses = plot_gaussian_ellipses(ax, model.means_, model.covariances_,
-                                      covariance_type, scale=2.0, features=(3, 1))
+    ellipses = plot_gaussian_ellipses(
+        ax,
+        model.means_,
+        model.covariances_,
+        covariance_type,
+        scale=2.0,
+        features=(3, 1),
+    )
     covariances = full_covariances(model.covariances_, covariance_type, 2, 4)
     for k, ellipse in enumerate(ellipses):
         marginal = covariances[k][np.ix_([3, 1], [3, 1])]
         assert_array_equal(ellipse.center, model.means_[k, [3, 1]])
-        assert_allclose(mahalanobis(boundary_points(ellipse), model.means_[k, [3, 1]],
-                                    marginal), 2.0, rtol=OUTLINE_RTOL)
+        assert_allclose(
+            mahalanobis(boundary_points(ellipse), model.means_[k, [3, 1]], marginal),
+            2.0,
+            rtol=OUTLINE_RTOL,
+        )
 
 
 def test_styles_and_colours():
@@ -106,8 +129,11 @@ def test_styles_and_colours():
     default = plot_gaussian_ellipses(ax, means, covariances, "spherical")
     assert not default[0].get_fill()
     assert default[0].get_edgecolor() != default[1].get_edgecolor()
-    red = plot_gaussian_ellipses(ax, means, covariances, "spherical", colors=["red", "red"])
+    red = plot_gaussian_ellipses(
+        ax, means, covariances, "spherical", colors=["red", "red"]
+    )
     assert_array_equal(red[0].get_edgecolor(), (1, 0, 0, 1))
-    filled = plot_gaussian_ellipses(ax, means, covariances, "spherical", fill=True,
-                                    facecolor="0.5", alpha=0.3)
+    filled = plot_gaussian_ellipses(
+        ax, means, covariances, "spherical", fill=True, facecolor="0.5", alpha=0.3
+    )
     assert filled[0].get_fill() and filled[0].get_alpha() == 0.3

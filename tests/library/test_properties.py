@@ -3,18 +3,23 @@
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from bounds import assert_not_less
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
 from gmmlib.datasets import make_blobs_mixture
-from bounds import assert_not_less
 
 ANY_COVARIANCE_TYPE = st.sampled_from(COVARIANCE_TYPES)
 # Derandomized: CI runs the same examples every time, so a failure reproduces.
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
@@ -24,9 +29,13 @@ def problems(draw):
     n_components = draw(st.integers(1, 4))
     n_features = draw(st.integers(1, 4))
     n_samples = draw(st.integers(10 * n_components, 120))
-    X, _ = make_blobs_mixture(n_samples, n_components=n_components,
-                              n_features=n_features,
-                              separation=draw(st.floats(0.5, 6.0)), random_state=seed)
+    X, _ = make_blobs_mixture(
+        n_samples,
+        n_components=n_components,
+        n_features=n_features,
+        separation=draw(st.floats(0.5, 6.0)),
+        random_state=seed,
+    )
     return X, n_components, seed
 
 
@@ -40,9 +49,17 @@ def quiet_fit(model, X):
 @given(problem=problems(), covariance_type=ANY_COVARIANCE_TYPE)
 def test_log_likelihood_never_decreases(problem, covariance_type):
     X, n_components, seed = problem
-    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
-                                      init_params="random", tol=0.0, max_iter=30,
-                                      random_state=seed), X)
+    model = quiet_fit(
+        GaussianMixture(
+            n_components,
+            covariance_type=covariance_type,
+            init_params="random",
+            tol=0.0,
+            max_iter=30,
+            random_state=seed,
+        ),
+        X,
+    )
     before = model.history_["log_likelihood_before"]
     after = model.history_["log_likelihood_after"]
     # Near convergence the gain is below the rounding of the two mean
@@ -54,8 +71,12 @@ def test_log_likelihood_never_decreases(problem, covariance_type):
 @given(problem=problems(), covariance_type=ANY_COVARIANCE_TYPE)
 def test_responsibilities_are_probabilities(problem, covariance_type):
     X, n_components, seed = problem
-    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
-                                      random_state=seed), X)
+    model = quiet_fit(
+        GaussianMixture(
+            n_components, covariance_type=covariance_type, random_state=seed
+        ),
+        X,
+    )
     resp = model.predict_proba(X)
     assert np.all((resp >= 0) & (resp <= 1))
     assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)  # a sum of K <= 4 terms: K u
@@ -65,13 +86,27 @@ def test_responsibilities_are_probabilities(problem, covariance_type):
 @given(problem=problems(), covariance_type=ANY_COVARIANCE_TYPE)
 def test_permuting_samples_does_not_change_the_fit(problem, covariance_type):
     X, n_components, seed = problem
-    model = quiet_fit(GaussianMixture(n_components, covariance_type=covariance_type,
-                                      init_params="random_from_data", random_state=seed),
-                      X)
-    start = dict(weights_init=model.weights_, means_init=model.means_,
-                 precisions_init=model.precisions_)
-    options = dict(n_components=n_components, covariance_type=covariance_type,
-                   tol=0.0, max_iter=10, **start)
+    model = quiet_fit(
+        GaussianMixture(
+            n_components,
+            covariance_type=covariance_type,
+            init_params="random_from_data",
+            random_state=seed,
+        ),
+        X,
+    )
+    start = dict(
+        weights_init=model.weights_,
+        means_init=model.means_,
+        precisions_init=model.precisions_,
+    )
+    options = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=10,
+        **start,
+    )
     order = np.random.default_rng(seed).permutation(len(X))
     plain = quiet_fit(GaussianMixture(**options), X)
     permuted = quiet_fit(GaussianMixture(**options), X[order])
@@ -96,32 +131,50 @@ def test_affine_change_of_data_transforms_the_fit(problem, data):
     rotation, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
     A = rotation * rng.uniform(0.5, 2.0, size=n_features)
     b = rng.normal(scale=10.0, size=n_features)
-    model = quiet_fit(GaussianMixture(n_components, init_params="random_from_data",
-                                      random_state=seed, max_iter=5), X)
+    model = quiet_fit(
+        GaussianMixture(
+            n_components, init_params="random_from_data", random_state=seed, max_iter=5
+        ),
+        X,
+    )
     # No reg_covar: adding epsilon I is the one step that is not affine-equivariant.
     options = dict(n_components=n_components, tol=0.0, max_iter=5, reg_covar=0.0)
     try:
-        plain = quiet_fit(GaussianMixture(weights_init=model.weights_,
-                                          means_init=model.means_,
-                                          precisions_init=model.precisions_, **options),
-                          X)
+        plain = quiet_fit(
+            GaussianMixture(
+                weights_init=model.weights_,
+                means_init=model.means_,
+                precisions_init=model.precisions_,
+                **options,
+            ),
+            X,
+        )
     except ValueError:
-        assume(False)  # a component collapsed (to working precision) without regularisation
+        assume(
+            False
+        )  # a component collapsed (to working precision) without regularisation
     # Rounding errors grow with the condition number of the covariances; keep
     # the cases where the comparison below is meaningful at these tolerances.
     assume(np.all(np.linalg.cond(plain.covariances_) < 1e4))
     A_inv = np.linalg.inv(A)
-    moved = quiet_fit(GaussianMixture(weights_init=model.weights_,
-                                      means_init=model.means_ @ A.T + b,
-                                      precisions_init=A_inv.T @ model.precisions_ @ A_inv,
-                                      **options), X @ A.T + b)
+    moved = quiet_fit(
+        GaussianMixture(
+            weights_init=model.weights_,
+            means_init=model.means_ @ A.T + b,
+            precisions_init=A_inv.T @ model.precisions_ @ A_inv,
+            **options,
+        ),
+        X @ A.T + b,
+    )
     # Exact in exact arithmetic; rounding of A, b and the moved data, amplified by
     # condition numbers up to 1e4 through five iterations. Largest seen: 2.6e-8 of
     # the allowed errors.
     assert_allclose(moved.weights_, plain.weights_, rtol=1e-6, atol=1e-9)
     assert_allclose(moved.means_, plain.means_ @ A.T + b, rtol=1e-6, atol=1e-6)
-    assert_allclose(moved.covariances_, A @ plain.covariances_ @ A.T, rtol=1e-5,
-                    atol=1e-8)
+    assert_allclose(
+        moved.covariances_, A @ plain.covariances_ @ A.T, rtol=1e-5, atol=1e-8
+    )
     log_det = np.linalg.slogdet(A)[1]
-    assert_allclose(moved.lower_bound_, plain.lower_bound_ - log_det, rtol=1e-6,
-                    atol=1e-8)
+    assert_allclose(
+        moved.lower_bound_, plain.lower_bound_ - log_det, rtol=1e-6, atol=1e-8
+    )

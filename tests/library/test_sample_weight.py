@@ -20,8 +20,9 @@ def test_integer_weights_equal_repeated_samples(covariance_type):
     X, _ = make_blobs_mixture(300, n_components=3, random_state=10)
     weights = np.random.default_rng(0).integers(0, 4, size=len(X))
     start = common_start(X, 3, covariance_type)
-    options = dict(n_components=3, covariance_type=covariance_type, tol=1e-8,
-                   max_iter=500, **start)
+    options = dict(
+        n_components=3, covariance_type=covariance_type, tol=1e-8, max_iter=500, **start
+    )
     weighted = GaussianMixture(**options).fit(X, sample_weight=weights)
     repeated = GaussianMixture(**options).fit(np.repeat(X, weights, axis=0))
     # Both stop at the same iteration: the change of the lower bound nearest to
@@ -29,8 +30,13 @@ def test_integer_weights_equal_repeated_samples(covariance_type):
     # fits' difference in it.
     assert weighted.n_iter_ == repeated.n_iter_
     for name in ["weights_", "means_", "covariances_"]:
-        assert_allclose(getattr(weighted, name), getattr(repeated, name),
-                        rtol=SAME_EM_RTOL, atol=1e-12, err_msg=name)
+        assert_allclose(
+            getattr(weighted, name),
+            getattr(repeated, name),
+            rtol=SAME_EM_RTOL,
+            atol=1e-12,
+            err_msg=name,
+        )
     assert_allclose(weighted.lower_bound_, repeated.lower_bound_, rtol=1e-10)
 
 

@@ -20,8 +20,13 @@ ATOL = 1e-12
 
 def fit_both(X, n_components, covariance_type, **options):
     start = common_start(X, n_components, covariance_type)
-    settings = dict(n_components=n_components, covariance_type=covariance_type,
-                    max_iter=500, **start, **options)
+    settings = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        max_iter=500,
+        **start,
+        **options,
+    )
     ours = GaussianMixture(**settings).fit(X)
     theirs = SklearnGaussianMixture(**settings).fit(X)
     return ours, theirs
@@ -34,10 +39,20 @@ def test_fitted_parameters_match(dataset, covariance_type):
     # it, 6e4 times the two libraries' difference in l.
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.converged_ == theirs.converged_
-    for name in ["weights_", "means_", "covariances_", "precisions_",
-                 "precisions_cholesky_"]:
-        assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=RTOL,
-                        atol=ATOL, err_msg=name)
+    for name in [
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_",
+        "precisions_cholesky_",
+    ]:
+        assert_allclose(
+            getattr(ours, name),
+            getattr(theirs, name),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=name,
+        )
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=RTOL)
     assert_allclose(ours.lower_bounds_, theirs.lower_bounds_, rtol=RTOL)
 
@@ -49,8 +64,9 @@ def test_predictions_match(dataset, covariance_type):
     # 2e-3, far above the two libraries' rounding differences (~1e-12).
     assert_array_equal(ours.predict(X), theirs.predict(X))
     # Responsibilities that underflow to ~0 differ in absolute terms only.
-    assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=RTOL,
-                    atol=1e-10)
+    assert_allclose(
+        ours.predict_proba(X), theirs.predict_proba(X), rtol=RTOL, atol=1e-10
+    )
     assert_allclose(ours.score_samples(X), theirs.score_samples(X), rtol=RTOL)
     assert_allclose(ours.score(X), theirs.score(X), rtol=RTOL)
     assert_allclose(ours.bic(X), theirs.bic(X), rtol=RTOL)
@@ -66,8 +82,13 @@ def test_fixed_iterations_match_tightly(dataset, covariance_type):
     # 500 iterations, most of them at the fixed point: largest difference seen
     # 1.2e-12 relative.
     for name in ["weights_", "means_", "covariances_"]:
-        assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=RTOL,
-                        atol=ATOL, err_msg=name)
+        assert_allclose(
+            getattr(ours, name),
+            getattr(theirs, name),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=name,
+        )
 
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
@@ -75,8 +96,9 @@ def test_same_random_state_gives_the_same_initialisation(init_params):
     """k-means based starts draw from the random state exactly as scikit-learn does."""
     X, _ = np.random.default_rng(3).normal(size=(300, 2)), None
     X[:100] += 6
-    settings = dict(n_components=3, init_params=init_params, random_state=7,
-                    max_iter=1, tol=0.0)
+    settings = dict(
+        n_components=3, init_params=init_params, random_state=7, max_iter=1, tol=0.0
+    )
     with pytest.warns(ConvergenceWarning):
         ours = GaussianMixture(**settings).fit(X)
     with pytest.warns(ConvergenceWarning):

@@ -10,15 +10,22 @@ from gmmlib.timing import common_start, compare_iteration_times, max_relative_di
 
 
 @pytest.mark.parametrize("iterations, repeats", [(1, 1), (4, 2)])
-def test_each_estimator_runs_the_asked_iterations_from_the_same_start(iterations,
-                                                                      repeats):
+def test_each_estimator_runs_the_asked_iterations_from_the_same_start(
+    iterations, repeats
+):
     X, _ = make_blobs_mixture(300, random_state=0)
     start = common_start(X, 3, "full")
     factories = {
-        name: (lambda max_iter, estimator=estimator:
-               estimator(3, tol=0.0, max_iter=max_iter, **start))
-        for name, estimator in [("ours", GaussianMixture),
-                                ("scikit-learn", SklearnGaussianMixture)]}
+        name: (
+            lambda max_iter, estimator=estimator: estimator(
+                3, tol=0.0, max_iter=max_iter, **start
+            )
+        )
+        for name, estimator in [
+            ("ours", GaussianMixture),
+            ("scikit-learn", SklearnGaussianMixture),
+        ]
+    }
     seconds, models = compare_iteration_times(factories, X, iterations, repeats)
     assert set(seconds) == set(models) == {"ours", "scikit-learn"}
     assert all(np.isfinite(value) for value in seconds.values())

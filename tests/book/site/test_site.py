@@ -32,11 +32,13 @@ import pytest
 # `make check-site` builds the site, installs Chromium when it is missing and sets
 # GMM_CHECK_SITE=1. A plain `pytest tests` skips this module.
 if os.environ.get("GMM_CHECK_SITE") != "1":
-    pytest.skip("the browser test runs through `make check-site`", allow_module_level=True)
+    pytest.skip(
+        "the browser test runs through `make check-site`", allow_module_level=True
+    )
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[3]
 HTML = ROOT / "_build" / "html"
@@ -46,18 +48,31 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 WINDOW = (1280, 1600)
 
 if not (HTML / "index.html").exists():
-    pytest.fail(f"{HTML} has no index.html: build the site first (make check-site)",
-                pytrace=False)
+    pytest.fail(
+        f"{HTML} has no index.html: build the site first (make check-site)",
+        pytrace=False,
+    )
 
-PAGES = sorted(path.relative_to(HTML).as_posix() for path in HTML.rglob("*.html")
-               if not any(part.startswith("_") for part in path.relative_to(HTML).parts))
+PAGES = sorted(
+    path.relative_to(HTML).as_posix()
+    for path in HTML.rglob("*.html")
+    if not any(part.startswith("_") for part in path.relative_to(HTML).parts)
+)
 
 # Flags for a machine without network access: no sandbox (CI runs as root), and no
 # background connections that would only be refused and logged.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--hide-scrollbars", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    f"--window-size={WINDOW[0]},{WINDOW[1]}",
 ]
 
 # Waits for every image (including lazy ones) to finish loading or failing.
@@ -149,10 +164,15 @@ def server():
 
 
 def _executable(names, variable):
-    found = os.environ.get(variable) or next(filter(None, map(shutil.which, names)), None)
+    found = os.environ.get(variable) or next(
+        filter(None, map(shutil.which, names)), None
+    )
     if not found:
-        pytest.fail(f"none of {names} found (set {variable}); `make check-site` installs "
-                    "Debian's chromium and chromium-driver", pytrace=False)
+        pytest.fail(
+            f"none of {names} found (set {variable}); `make check-site` installs "
+            "Debian's chromium and chromium-driver",
+            pytrace=False,
+        )
     return found
 
 
@@ -186,7 +206,11 @@ def broken_links(hrefs, server):
             path = path / "index.html"
         if not path.is_file():
             broken.append(f"{href} (no file {path.relative_to(HTML)})")
-        elif url.fragment and path.suffix == ".html" and unquote(url.fragment) not in anchors(path):
+        elif (
+            url.fragment
+            and path.suffix == ".html"
+            and unquote(url.fragment) not in anchors(path)
+        ):
             broken.append(f"{href} (no id {unquote(url.fragment)!r})")
     return broken
 
@@ -196,18 +220,25 @@ def test_page(page, browser, server):
     browser.get_log("browser")  # drop messages left by the previous page
     browser.get(f"{server}/{page}")
     WebDriverWait(browser, 60).until(
-        lambda driver: driver.execute_script("return document.readyState") == "complete")
+        lambda driver: driver.execute_script("return document.readyState") == "complete"
+    )
 
     failed_images = browser.execute_async_script(WAIT_FOR_IMAGES)
     mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX)
     prose = browser.execute_script(PROSE_TEXT)
     wide_tables = browser.execute_script(WIDE_TABLES)
     hrefs = browser.execute_script(
-        "return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
-    errors = [entry["message"] for entry in browser.get_log("browser")
-              if entry["level"] == "SEVERE"]
+        "return Array.from(document.querySelectorAll('a[href]'), a => a.href)"
+    )
+    errors = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE"
+    ]
 
-    browser.save_screenshot(SCREENSHOTS / (page.removesuffix(".html").replace("/", "__") + ".png"))
+    browser.save_screenshot(
+        SCREENSHOTS / (page.removesuffix(".html").replace("/", "__") + ".png")
+    )
 
     problems = {
         "errors logged by the browser": errors,
@@ -219,15 +250,26 @@ def test_page(page, browser, server):
         "tables wider than the page": wide_tables,
     }
     if mathjax["maths"] and not mathjax["loaded"]:
-        problems["MathJax"] = [f"{mathjax['maths']} maths elements, but MathJax did not load"]
+        problems["MathJax"] = [
+            f"{mathjax['maths']} maths elements, but MathJax did not load"
+        ]
     problems = {kind: found for kind, found in problems.items() if found}
     assert not problems, f"{page}:\n" + "\n".join(
         f"  {kind} ({len(found)}):\n" + "\n".join(f"    {item}" for item in found[:5])
-        for kind, found in problems.items())
+        for kind, found in problems.items()
+    )
     assert mathjax["typeset"] >= mathjax["maths"]
+
 
 def test_pages_were_found():
     """The pages the browser visits: the book's pages and Sphinx's index pages."""
-    assert {"intro.html", "api.html", "notation.html", "run_it_yourself.html",
-            "bibliography.html", "genindex.html", "search.html"} <= set(PAGES)
+    assert {
+        "intro.html",
+        "api.html",
+        "notation.html",
+        "run_it_yourself.html",
+        "bibliography.html",
+        "genindex.html",
+        "search.html",
+    } <= set(PAGES)
     assert any(page.startswith("chapters/") for page in PAGES)

@@ -13,8 +13,9 @@ _LOOPBACK = ("127.", "::1", "localhost")
 
 def _loopback_only(self, address):
     host = address[0] if isinstance(address, tuple) else str(address)
-    if (self.family in (socket.AF_INET, socket.AF_INET6)
-            and not str(host).startswith(_LOOPBACK)):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not str(host).startswith(
+        _LOOPBACK
+    ):
         raise OSError(f"network access is not allowed in a chapter: {address}")
     return _connect(self, address)
 
