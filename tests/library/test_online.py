@@ -248,7 +248,7 @@ def test_partial_fit_takes_the_m_step_it_is_given(covariance_type, m_step_name):
         model.partial_fit(batch)
         exact.partial_fit(batch)
         new = e_step(batch, params, shift=shift)
-        eta = model._stepwise.step_size(t)
+        eta = 1.0 if t == 0 else (t + model.learning_offset) ** -model.learning_decay
         scaled = replace(
             new,
             nk=new.nk / len(batch),
