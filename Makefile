@@ -139,6 +139,7 @@ chromium:
 # command only; the benchmark prints the kernel that ran.
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_em.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_acceleration.py
 
 clean:
 	rm -rf _build notebooks .pytest_cache

@@ -415,6 +415,8 @@ default='dirichlet_process'
         optimal factor :math:`q(x_{n,m} \\mid z_n = k)`; the entropy of that
         factor enters the bound (:func:`gmmlib.free_energy.entropy_from_statistics`).
         The default priors use the data with each NaN replaced by its column mean.
+    stopping : {'change', 'aitken'}, default='change'
+        As in :class:`gmmlib.GaussianMixture`, applied to the lower bound.
 
     Attributes
     ----------
@@ -487,6 +489,7 @@ degrees_of_freedom_prior_, covariance_prior_
         verbose=0,
         verbose_interval=10,
         missing_values="error",
+        stopping="change",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -506,6 +509,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.missing_values = missing_values
+        self.stopping = stopping
 
     # ------------------------------------------------- what BaseMixture asks for
     def _prepare_fit(self, data):

@@ -1,8 +1,11 @@
-"""Seeded data sets for the chapters and the tests.
+"""Seeded data sets for the chapters and the tests, and one small public data set.
 
 Every generator takes ``random_state`` (an int, a ``numpy.random.Generator``
 or ``None``) so that a chapter that calls it twice gets the same data twice.
+:func:`load_old_faithful` reads a copy of R's ``faithful`` shipped with gmmlib.
 """
+
+from importlib.resources import files
 
 import numpy as np
 
@@ -200,3 +203,21 @@ def remove_at_random(X, missing_fraction, random_state=None):
     missing[empty, rng.integers(n_features, size=empty.size)] = False
     X_missing[missing] = np.nan
     return X_missing
+
+
+def load_old_faithful():
+    """The Old Faithful geyser data: 272 eruptions, two features.
+
+    R's ``datasets::faithful`` (Azzalini and Bowman 1990; Härdle 1991), shipped
+    with gmmlib as ``gmmlib/data/old_faithful.csv`` so that chapters and tests
+    run offline. A standard test case for mixtures: two clusters, long and
+    short eruptions, and slow EM convergence with three or more components.
+
+    Returns
+    -------
+    X : ndarray of shape (272, 2)
+        Column 0: eruption time in minutes; column 1: waiting time to the next
+        eruption in minutes.
+    """
+    path = files("gmmlib") / "data" / "old_faithful.csv"
+    return np.loadtxt(path, delimiter=",", skiprows=1)

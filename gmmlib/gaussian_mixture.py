@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .acceleration import Squarem
 from .covariance import (
     n_covariance_parameters,
     precision_cholesky_from_precisions,
@@ -81,6 +82,18 @@ class GaussianMixture(BaseMixture):
     learning_offset : float > 0, default=2.0
         Offset :math:`t_0` of that step size; larger values make the early
         steps smaller.
+    stopping : {'change', 'aitken'}, default='change'
+        When ``fit`` stops: when the mean log-likelihood changes by less than
+        ``tol`` in one iteration (scikit-learn's rule), or when Aitken's
+        extrapolation puts its limit less than ``tol`` above the current
+        value (:mod:`gmmlib.convergence`; chapter "EM that finishes").
+    acceleration : {None, 'squarem'}, default=None
+        None runs plain EM steps (of the ``m_step`` named); 'squarem' runs
+        SQUAREM cycles (:mod:`gmmlib.acceleration`): two EM steps, an
+        extrapolation and a stabilising EM step, kept only if the
+        log-likelihood did not decrease. An iteration is then one cycle, of up
+        to four E-steps; ``history_`` still never decreases, and the fixed
+        points are EM's.
 
     Attributes
     ----------
@@ -119,6 +132,7 @@ class GaussianMixture(BaseMixture):
         "m_step": [StrOptions(set(M_STEPS))],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="neither")],
+        "acceleration": [StrOptions({"squarem"}), None],
     }
 
     def __init__(
@@ -142,6 +156,8 @@ class GaussianMixture(BaseMixture):
         missing_values="error",
         learning_decay=0.6,
         learning_offset=2.0,
+        stopping="change",
+        acceleration=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -161,6 +177,8 @@ class GaussianMixture(BaseMixture):
         self.missing_values = missing_values
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.stopping = stopping
+        self.acceleration = acceleration
 
     # ------------------------------------------------- what BaseMixture asks for
     def _prepare_fit(self, data):
@@ -223,6 +241,12 @@ class GaussianMixture(BaseMixture):
 
     def _m_step(self, stats, params):
         return M_STEPS[self.m_step](stats, params, self.reg_covar)
+
+    def _iteration(self, data):
+        """EM's step, or a SQUAREM cycle of EM steps when ``acceleration='squarem'``."""
+        if self.acceleration is None:
+            return super()._iteration(data)
+        return Squarem(lambda params: self._e_step(data, params), self._m_step).cycle
 
     def _lower_bound(self, stats, params, new_params):
         """The mean log-likelihood at the parameters the M-step started from."""

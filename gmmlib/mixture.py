@@ -44,6 +44,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .convergence import STOPPING_RULES, has_converged
 from .covariance import COVARIANCE_TYPES
 from .data_sources import INIT_PARAMS, data_source
 from .missing_values import MISSING_VALUES_OPTIONS
@@ -79,6 +80,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "missing_values": [StrOptions(set(MISSING_VALUES_OPTIONS))],
+        "stopping": [StrOptions(set(STOPPING_RULES))],
     }
 
     # ------------------------------------------------------------------ fitting
@@ -167,38 +169,53 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _e_step(self, data, state):
         return data.e_step(*self._parameters(state))
 
+    def _iteration(self, data):
+        """The step from a state and its E-step to the next state and its E-step.
+
+        One M-step and one E-step here; :class:`gmmlib.GaussianMixture` may
+        accelerate it (:mod:`gmmlib.acceleration`).
+
+        Returns
+        -------
+        callable
+            ``step(state, stats) -> (new_state, new_stats)``.
+        """
+
+        def em_step(state, stats):
+            new_state = self._m_step(stats, state)
+            return new_state, self._e_step(data, new_state)
+
+        return em_step
+
     def _run(self, data, state, bound):
-        """Iterate from ``state`` until the bound changes by less than ``tol``.
+        """Iterate from ``state`` until the ``stopping`` rule says the bound has converged.
 
         BLAS runs on one thread throughout; the in-memory E-step spreads its
         blocks over as many threads as BLAS was allowed (:func:`gmmlib.em_steps.e_step`).
         """
-        history, lower_bounds = [], []
+        history, bounds = [], [bound]
         converged = False
         n_iter = 0
+        step = self._iteration(data)
         with single_threaded_blas():
             stats = self._e_step(data, state)
             for n_iter in range(1, self.max_iter + 1):
-                previous = bound
-                new_state = self._m_step(stats, state)
-                new_stats = self._e_step(data, new_state)
-                bound = self._lower_bound(stats, state, new_state)
+                new_state, new_stats = step(state, stats)
+                bounds.append(self._lower_bound(stats, state, new_state))
                 history.append(
                     (n_iter, stats.mean_log_likelihood, new_stats.mean_log_likelihood)
                 )
-                lower_bounds.append(bound)
                 state, stats = new_state, new_stats
-                change = bound - previous
-                self._print_verbose_iter_end(n_iter, change)
-                if abs(change) < self.tol:
+                self._print_verbose_iter_end(n_iter, bounds[-1] - bounds[-2])
+                if has_converged(bounds, self.tol, self.stopping):
                     converged = True
                     break
         return dict(
             state=state,
-            lower_bound=bound,
+            lower_bound=bounds[-1],
             converged=converged,
             n_iter=n_iter,
-            lower_bounds=lower_bounds,
+            lower_bounds=bounds[1:],
             history=history,
         )
 
