@@ -29,9 +29,11 @@ SITE_COPY = ROOT / "_build" / "html" / PDF.name
 
 
 def normalise(text):
-    """NFKC (the PDF's ligatures "fi", "fl" become two letters), one space for any
-    run of white space."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC (the PDF's ligatures "fi", "fl" become two letters), a word hyphenated
+    at a line end ("one-\nparameter") joined again, one space for any run of
+    white space."""
+    text = re.sub(r"-\n", "-", unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @pytest.fixture(scope="module")
