@@ -22,7 +22,7 @@ with :math:`r_{nk} = p(z_n = k \mid x_n, \theta)` the responsibilities:
 :math:`I_m` the information the labels would have added (the covariance of
 the complete-data score given the data), and :math:`\bar s_n` the observed
 score of sample :math:`n` (Fisher's identity). The identity is exact at any
-:math:`\theta`, not only at the maximum. Near a maximum EM's map
+:math:`\theta`, not only at the maximum. At a maximum EM's map
 :math:`\theta \mapsto M(\theta)` has the Jacobian :math:`I_c^{-1} I_m`, the
 matrix of fractions of missing information (Dempster, Laird and Rubin 1977,
 section 3; Meng and Rubin 1991): its largest eigenvalue :math:`\lambda` is the
@@ -497,8 +497,10 @@ def observed_information(model, X, method="louis", sample_weight=None):
     model : fitted gmmlib.GaussianMixture
         (or ``sklearn.mixture.GaussianMixture``).
     X : array-like of shape (n_samples, n_features)
-        The data the model was fitted to. No NaN: models fitted with missing
-        values are refused.
+        The data the model was fitted to. No NaN: the information with
+        missing values is not implemented (a model fitted with
+        ``missing_values='marginalize'`` is accepted with complete X, where
+        its likelihood is the usual one).
     method : {'louis'}, default='louis'
     sample_weight : array-like of shape (n_samples,), default=None
         Frequency weights, as in ``fit``.
