@@ -85,7 +85,11 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .covariance import precision_cholesky_from_covariances
+from .covariance import (
+    full_covariances,
+    n_mixture_parameters,
+    precision_cholesky_from_covariances,
+)
 from .em_steps import (
     MixtureParameters,
     covariances_of,
@@ -102,44 +106,6 @@ _BLOCK_FLOATS = 2**20
 
 
 # ----------------------------------------------------------- free parameters
-def n_covariance_entries(covariance_type, n_features):
-    """Length of one block :math:`\\psi_k` of free covariance entries.
-
-    Parameters
-    ----------
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    n_features : int
-
-    Returns
-    -------
-    int
-        :math:`d(d+1)/2` for 'full' and 'tied', :math:`d` for 'diag', 1 for
-        'spherical'.
-    """
-    return {
-        "full": n_features * (n_features + 1) // 2,
-        "tied": n_features * (n_features + 1) // 2,
-        "diag": n_features,
-        "spherical": 1,
-    }[covariance_type]
-
-
-def n_free_parameters(covariance_type, n_components, n_features):
-    """Length of the vector of :func:`free_parameters`.
-
-    Equal to ``GaussianMixture._n_parameters()``:
-    :math:`(K - 1) + K d` plus :math:`K d(d+1)/2`, :math:`d(d+1)/2`,
-    :math:`K d` or :math:`K` covariance entries by type.
-    """
-    n_blocks = 1 if covariance_type == "tied" else n_components
-    return (
-        n_components
-        - 1
-        + n_components * n_features
-        + n_blocks * n_covariance_entries(covariance_type, n_features)
-    )
-
-
 def covariance_basis(covariance_type, n_features):
     r"""The matrix :math:`B` with :math:`\operatorname{vec} \Sigma_k = B \psi_k`.
 
@@ -187,7 +153,7 @@ def free_parameters(params):
        component.
 
     Its length is ``GaussianMixture._n_parameters()``
-    (:func:`n_free_parameters`).
+    (:func:`gmmlib.covariance.n_mixture_parameters`).
 
     Parameters
     ----------
@@ -196,7 +162,7 @@ def free_parameters(params):
 
     Returns
     -------
-    theta : ndarray of shape (n_free_parameters,)
+    theta : ndarray of shape (n_parameters,)
     """
     n_features = params.means.shape[1]
     covariances = np.asarray(covariances_of(params), dtype=np.float64)
@@ -219,7 +185,7 @@ def parameters_from_free(theta, covariance_type, n_components, n_features):
 
     Parameters
     ----------
-    theta : array-like of shape (n_free_parameters,)
+    theta : array-like of shape (n_parameters,)
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     n_components, n_features : int
 
@@ -236,7 +202,7 @@ def parameters_from_free(theta, covariance_type, n_components, n_features):
         definite (scikit-learn's degenerate-covariance message).
     """
     theta = np.asarray(theta, dtype=np.float64)
-    expected = n_free_parameters(covariance_type, n_components, n_features)
+    expected = n_mixture_parameters(covariance_type, n_components, n_features)
     if theta.shape != (expected,):
         raise ValueError(
             f"Expected a vector of {expected} free parameters for "
@@ -323,12 +289,12 @@ def _information_parts(X, params, sample_weight=None):
     means = np.asarray(params.means, dtype=np.float64)
     n_samples, d = X.shape
     k = len(weights)
-    covariances = _full_stack(covariances_of(params), covariance_type, k, d)
+    covariances = full_covariances(covariances_of(params), covariance_type, k, d)
     precisions = np.linalg.inv(covariances)
     precisions = 0.5 * (precisions + np.swapaxes(precisions, 1, 2))
     basis = covariance_basis(covariance_type, d)
     n_entries = basis.shape[1]
-    p = n_free_parameters(covariance_type, k, d)
+    p = n_mixture_parameters(covariance_type, k, d)
     mean_start = k - 1
     cov_start = mean_start + k * d
     tied = covariance_type == "tied"
@@ -393,18 +359,6 @@ def _information_parts(X, params, sample_weight=None):
     return complete, missing, score
 
 
-def _full_stack(covariances, covariance_type, n_components, n_features):
-    """Covariances of any type as (n_components, d, d) float64 matrices."""
-    covariances = np.asarray(covariances, dtype=np.float64)
-    if covariance_type == "full":
-        return covariances
-    if covariance_type == "tied":
-        return np.repeat(covariances[None], n_components, axis=0)
-    if covariance_type == "spherical":
-        covariances = np.repeat(covariances[:, None], n_features, axis=1)
-    return covariances[:, :, None] * np.eye(n_features)
-
-
 # ------------------------------------------------------------- public API
 def complete_information(model, X, sample_weight=None):
     r"""The complete-data information :math:`I_c`, expected over the labels.
@@ -428,7 +382,7 @@ def complete_information(model, X, sample_weight=None):
 
     Returns
     -------
-    information : ndarray of shape (n_free_parameters, n_free_parameters)
+    information : ndarray of shape (n_parameters, n_parameters)
         In the order of :func:`free_parameters`; totals over the samples (not
         means).
     """
@@ -453,7 +407,7 @@ def missing_information(model, X, sample_weight=None):
 
     Returns
     -------
-    information : ndarray of shape (n_free_parameters, n_free_parameters)
+    information : ndarray of shape (n_parameters, n_parameters)
     """
     X, sample_weight, params = _checked(model, X, sample_weight)
     return _information_parts(X, params, sample_weight)[1]
@@ -474,7 +428,7 @@ def observed_score(model, X, sample_weight=None):
 
     Returns
     -------
-    score : ndarray of shape (n_free_parameters,)
+    score : ndarray of shape (n_parameters,)
     """
     X, sample_weight, params = _checked(model, X, sample_weight)
     return _information_parts(X, params, sample_weight)[2]
@@ -507,7 +461,7 @@ def observed_information(model, X, method="louis", sample_weight=None):
 
     Returns
     -------
-    information : ndarray of shape (n_free_parameters, n_free_parameters)
+    information : ndarray of shape (n_parameters, n_parameters)
         Symmetric, in the order of :func:`free_parameters`.
 
     Raises
@@ -542,7 +496,7 @@ def missing_information_fraction(model, X, sample_weight=None):
 
     Returns
     -------
-    fraction : ndarray of shape (n_free_parameters, n_free_parameters)
+    fraction : ndarray of shape (n_parameters, n_parameters)
         Not symmetric in general.
     """
     X, sample_weight, params = _checked(model, X, sample_weight)

@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError
 
 from gmmlib import BayesianGaussianMixture, GaussianMixture
 from gmmlib.convergence import rate_from_history
+from gmmlib.covariance import n_mixture_parameters
 from gmmlib.datasets import load_old_faithful, make_blobs_mixture, make_mixture
 from gmmlib.em_steps import parameters_from_model
 from gmmlib.free_energy import expected_complete_log_likelihood, log_likelihood
@@ -25,7 +26,6 @@ from gmmlib.information import (
     louis_standard_errors,
     missing_information,
     missing_information_fraction,
-    n_free_parameters,
     observed_information,
     observed_score,
     parameters_from_free,
@@ -90,7 +90,7 @@ def test_free_parameters_count_and_round_trip(covariance_type):
     params = parameters_from_model(model)
     theta = free_parameters(params)
     assert len(theta) == model._n_parameters()
-    assert len(theta) == n_free_parameters(covariance_type, 3, 2)
+    assert len(theta) == n_mixture_parameters(covariance_type, 3, 2)
     back = parameters_from_free(theta, covariance_type, 3, 2)
     # Copies of the same numbers, except w_K = 1 - sum (one rounding per term)
     # and the Cholesky factors recomputed from the covariances (condition
