@@ -26,7 +26,7 @@ test: export MKL_NUM_THREADS := 1
 # that try to reach the network fail.
 book test notebooks pdf: export IPYTHONDIR := $(CURDIR)/tests/book/offline
 
-.PHONY: venv book test lint format check-numerics ipynb notebooks lab check-site chromium pdf bench clean
+.PHONY: mclust venv book test lint format check-numerics ipynb notebooks lab check-site chromium pdf bench clean
 
 venv: $(STAMP)
 
@@ -151,6 +151,13 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+
+# R's mclust, the second reference of the tests (tests/library/mclust_reference.py):
+# Debian's r-base-core and r-cran-mclust, installed when Rscript or mclust is missing.
+mclust:
+	@Rscript -e "quit(status = !requireNamespace('mclust', quietly = TRUE))" 2>/dev/null \
+		|| ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y r-base-core r-cran-mclust)
 
 # The benchmark lets OpenBLAS pick the machine's own kernel: a core type forced
 # in the environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) is dropped for this
