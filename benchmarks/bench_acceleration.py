@@ -48,7 +48,7 @@ def problems(scale):
         4000 // scale, n_components=4, n_features=2, separation=1.0, random_state=1
     )
     large, _ = make_blobs_mixture(
-        200_000 // scale, n_components=8, n_features=10, separation=1.5, random_state=3
+        200_000 // scale, n_components=8, n_features=10, separation=1.0, random_state=3
     )
     faithful = load_old_faithful()
     return [
