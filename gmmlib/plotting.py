@@ -134,18 +134,28 @@ PLAYER_SYMBOLS = {
     "fa-plus": "+",  # increase speed
 }
 
+# Lets the player shrink to a narrow column (a phone): matplotlib gives its slider
+# a fixed width of 374 pixels, and its image keeps the figure's width.
+NARROW_COLUMN_STYLE = """<style>
+.animation { max-width: 100%; }
+.animation img { max-width: 100%; height: auto; }
+input[type=range].anim-slider { max-width: 100%; }
+</style>
+"""
+
 
 def animation_html(animation, **options):
     """A matplotlib animation as a self-contained HTML player.
 
     The player is the one of :meth:`matplotlib.animation.Animation.to_jshtml`
-    (every frame embedded as a PNG, a slider and buttons), changed in two ways.
-    Its buttons show text symbols instead of Font Awesome icons, and the link
-    to Font Awesome's style sheet on a content delivery network is dropped, so
-    the player needs no network, in a notebook or on a static site. And its
-    element ids, random in matplotlib, are derived from the frames, so the same
-    animation gives the same HTML on every run (notebook outputs can then be
-    compared between runs).
+    (every frame embedded as a PNG, a slider and buttons), changed in three
+    ways. Its buttons show text symbols instead of Font Awesome icons, and the
+    link to Font Awesome's style sheet on a content delivery network is
+    dropped, so the player needs no network, in a notebook or on a static site.
+    Its image and slider shrink to fit a column narrower than the figure. And
+    its element ids, random in matplotlib, are derived from the frames, so the
+    same animation gives the same HTML on every run (notebook outputs can then
+    be compared between runs).
 
     Parameters
     ----------
@@ -163,5 +173,6 @@ def animation_html(animation, **options):
     html = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", html)
     for icon, symbol in PLAYER_SYMBOLS.items():
         html = html.replace(f'<i class="fa {icon}"></i>', symbol)
+    html = NARROW_COLUMN_STYLE + html
     stable_id = hashlib.sha256(html.replace(random_id, "").encode()).hexdigest()
     return html.replace(random_id, stable_id[:32])

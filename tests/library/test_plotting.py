@@ -167,6 +167,8 @@ def test_animation_html_needs_no_network():
     for symbol in PLAYER_SYMBOLS.values():
         assert f">{symbol}</button>" in html.replace("\n", "").replace(" ", "")
     assert html.count('title="') >= len(PLAYER_SYMBOLS)
+    # It shrinks to a narrow column.
+    assert ".animation img { max-width: 100%; height: auto; }" in html
     # The frames are embedded, and the player starts in the mode asked for.
     assert html.count("data:image/png;base64,") == 3
     assert re.search(r'value="once"[^>]*\s+checked', html)
