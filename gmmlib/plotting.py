@@ -10,7 +10,14 @@ semi-axes point along :math:`v_i` and have lengths :math:`s \sqrt{\lambda_i}`. I
 two dimensions it encloses probability :math:`1 - e^{-s^2/2}` of the component
 (0.39 for :math:`s = 1`, 0.86 for :math:`s = 2`). Chapter "scikit-learn in
 practice" uses it to compare the four covariance types.
+
+:func:`animation_html` turns a matplotlib animation into a player that works
+without a network, for the animations of EM in chapters "General EM and why it
+climbs", "The free-energy view" and "k-means as hard EM".
 """
+
+import hashlib
+import re
 
 import numpy as np
 
@@ -111,3 +118,61 @@ def plot_gaussian_ellipses(
         ax.add_patch(ellipse)
         ellipses.append(ellipse)
     return ellipses
+
+
+# The icons of matplotlib's player (Font Awesome 4 names, in the order of its
+# buttons) and the text that replaces each.
+PLAYER_SYMBOLS = {
+    "fa-minus": "\u2212",  # decrease speed: minus sign
+    "fa-fast-backward": "\u21e4",  # first frame: leftwards arrow to bar
+    "fa-step-backward": "\u25c1",  # previous frame: white left triangle
+    "fa-play fa-flip-horizontal": "\u25c0",  # play backwards: black left triangle
+    "fa-pause": "\u2016",  # pause: double vertical line
+    "fa-play": "\u25b6",  # play: black right triangle
+    "fa-step-forward": "\u25b7",  # next frame: white right triangle
+    "fa-fast-forward": "\u21e5",  # last frame: rightwards arrow to bar
+    "fa-plus": "+",  # increase speed
+}
+
+# Lets the player shrink to a narrow column (a phone): matplotlib gives its slider
+# a fixed width of 374 pixels, and its image keeps the figure's width.
+NARROW_COLUMN_STYLE = """<style>
+.animation { max-width: 100%; }
+.animation img { max-width: 100%; height: auto; }
+input[type=range].anim-slider { max-width: 100%; }
+</style>
+"""
+
+
+def animation_html(animation, **options):
+    """A matplotlib animation as a self-contained HTML player.
+
+    The player is the one of :meth:`matplotlib.animation.Animation.to_jshtml`
+    (every frame embedded as a PNG, a slider and buttons), changed in three
+    ways. Its buttons show text symbols instead of Font Awesome icons, and the
+    link to Font Awesome's style sheet on a content delivery network is
+    dropped, so the player needs no network, in a notebook or on a static site.
+    Its image and slider shrink to fit a column narrower than the figure. And
+    its element ids, random in matplotlib, are derived from the frames, so the
+    same animation gives the same HTML on every run (notebook outputs can then
+    be compared between runs).
+
+    Parameters
+    ----------
+    animation : matplotlib.animation.Animation
+    **options
+        Passed to ``to_jshtml`` (``fps``, ``embed_frames``, ``default_mode``).
+
+    Returns
+    -------
+    html : str
+        Show it in a notebook with ``IPython.display.HTML(html)``.
+    """
+    html = animation.to_jshtml(**options)
+    random_id = re.search(r'id="_anim_img(\w+)"', html).group(1)
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>\s*", "", html)
+    for icon, symbol in PLAYER_SYMBOLS.items():
+        html = html.replace(f'<i class="fa {icon}"></i>', symbol)
+    html = NARROW_COLUMN_STYLE + html
+    stable_id = hashlib.sha256(html.replace(random_id, "").encode()).hexdigest()
+    return html.replace(random_id, stable_id[:32])

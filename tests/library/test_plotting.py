@@ -1,14 +1,22 @@
-"""Ellipse geometry of gmmlib.plotting."""
+"""Ellipse geometry and the animation player of gmmlib.plotting."""
+
+import re
 
 import numpy as np
 import pytest
+from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gmmlib import GaussianMixture
 from gmmlib.covariance import full_covariances
 from gmmlib.datasets import make_blobs_mixture
-from gmmlib.plotting import ellipse_geometry, plot_gaussian_ellipses
+from gmmlib.plotting import (
+    PLAYER_SYMBOLS,
+    animation_html,
+    ellipse_geometry,
+    plot_gaussian_ellipses,
+)
 
 #: Geometry of one 2 x 2 matrix two ways (eigh against the closed form): a few u
 #: times the condition number (<= 18 here). Largest difference seen 1.8e-16.
@@ -137,3 +145,41 @@ def test_styles_and_colours():
         ax, means, covariances, "spherical", fill=True, facecolor="0.5", alpha=0.3
     )
     assert filled[0].get_fill() and filled[0].get_alpha() == 0.3
+
+
+def moving_point(n_frames, speed=1.0):
+    """A small animation: a point moving along a line, one frame per step."""
+    fig = Figure(figsize=(2, 2), dpi=40)
+    ax = fig.add_subplot()
+    ax.set_xlim(0, n_frames)
+    (point,) = ax.plot([0], [0], "o")
+    return FuncAnimation(
+        fig, lambda i: point.set_data([speed * i], [0]), frames=n_frames
+    )
+
+
+def test_animation_html_needs_no_network():
+    html = animation_html(moving_point(3), default_mode="once")
+    # matplotlib's player links Font Awesome on a CDN and draws its buttons
+    # with it; here nothing is fetched and every button shows a symbol.
+    assert "<link" not in html and "://" not in html
+    assert 'class="fa' not in html
+    for symbol in PLAYER_SYMBOLS.values():
+        assert f">{symbol}</button>" in html.replace("\n", "").replace(" ", "")
+    assert html.count('title="') >= len(PLAYER_SYMBOLS)
+    # It shrinks to a narrow column.
+    assert ".animation img { max-width: 100%; height: auto; }" in html
+    # The frames are embedded, and the player starts in the mode asked for.
+    assert html.count("data:image/png;base64,") == 3
+    assert re.search(r'value="once"[^>]*\s+checked', html)
+
+
+def test_animation_html_is_the_same_on_every_run():
+    first = animation_html(moving_point(3))
+    assert animation_html(moving_point(3)) == first
+    (image_id,) = re.findall(r'<img id="(_anim_img\w+)"', first)
+    # The id is used by the player's script, and another animation has
+    # another one.
+    assert first.count(image_id) == 2
+    other = animation_html(moving_point(3, speed=0.5))
+    assert image_id not in other

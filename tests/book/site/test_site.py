@@ -22,6 +22,12 @@ screen sizes, resizing the same window:
 - at 390 x 844, a phone, each one that is wider scrolls sideways and shows that it
   does: _static/scroll-cue.js gives it a shadow on the side where more is hidden,
   since phone browsers hide scroll bars until one scrolls.
+
+The pages with animations of EM (`ANIMATED_PAGES`) have exactly their number of
+players (matplotlib's HTML player, made by `gmmlib.plotting.animation_html`), and no
+other page has one. In each player the first frame is shown, the "next frame" button
+and the slider step it (the image changes, and each frame is a different image), and
+a screenshot scrolled to the player is saved as `<page>-animation-<i>.png`.
 """
 
 import functools
@@ -46,6 +52,7 @@ if os.environ.get("GMM_CHECK_SITE") != "1":
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -188,6 +195,49 @@ for (const el of document.querySelectorAll(
 }
 return found;
 """
+
+# The pages that show EM moving, and how many animation players each has.
+ANIMATED_PAGES = {
+    "chapters/03_general_em.html": 1,
+    "chapters/05_free_energy.html": 1,
+    "chapters/06_kmeans_hard_em.html": 1,
+}
+
+# matplotlib's player: a div.animation holding the frame image, a slider and the
+# buttons; its script sets the image to the first frame once the page has loaded.
+PLAYER_STATE = """
+const player = arguments[0];
+const image = player.querySelector("img[id^='_anim_img']");
+const slider = player.querySelector("input[type=range]");
+return {
+  src: image ? image.getAttribute("src") : null,
+  loaded: image ? image.complete && image.naturalWidth > 0 : false,
+  slider: slider ? [Number(slider.value), Number(slider.max)] : null,
+  buttons: Array.from(player.querySelectorAll("button"), b => b.title),
+  // wider than the column it sits in: its right side would be cut off
+  overflow: player.getBoundingClientRect().width
+            - player.parentElement.clientWidth,
+};
+"""
+
+# Moves the player's slider as a reader would: set its value, dispatch "input".
+SET_SLIDER = """
+const slider = arguments[0].querySelector("input[type=range]");
+slider.value = arguments[1];
+slider.dispatchEvent(new Event("input", {bubbles: true}));
+"""
+
+PLAYER_BUTTONS = [
+    "Decrease speed",
+    "First frame",
+    "Previous frame",
+    "Play backwards",
+    "Pause",
+    "Play",
+    "Next frame",
+    "Last frame",
+    "Increase speed",
+]
 
 RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{")
 
@@ -335,6 +385,61 @@ def test_page(page, browser, server):
         for kind, found in problems.items()
     )
     assert mathjax["typeset"] >= mathjax["maths"]
+
+
+def test_only_the_animated_pages_have_players():
+    """Counted in the HTML files: a missing or an unexpected animation fails."""
+    players = {
+        page: (HTML / page).read_text(encoding="utf-8").count('<div class="animation">')
+        for page in PAGES
+    }
+    assert {page: n for page, n in players.items() if n} == ANIMATED_PAGES
+
+
+@pytest.mark.parametrize("page", sorted(ANIMATED_PAGES))
+def test_animation_players(page, browser, server):
+    browser.get(f"{server}/{page}")
+    players = browser.find_elements(By.CSS_SELECTOR, "div.animation")
+    assert len(players) == ANIMATED_PAGES[page], page
+    for i, player in enumerate(players):
+        # The player's script shows the first frame once the page has loaded.
+        WebDriverWait(browser, 30).until(
+            lambda driver, player=player: driver.execute_script(PLAYER_STATE, player)[
+                "loaded"
+            ]
+        )
+        state = browser.execute_script(PLAYER_STATE, player)
+        assert state["buttons"] == PLAYER_BUTTONS, page
+        assert state["src"].startswith("data:image/png;base64,"), page
+        assert state["overflow"] <= 1, f"{page}: player {state['overflow']}px too wide"
+        first_src = state["src"]
+        assert state["slider"][0] == 0
+        n_frames = state["slider"][1] + 1
+        assert 10 <= n_frames <= 25, f"{page}: {n_frames} frames"
+
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", player)
+        browser.save_screenshot(
+            SCREENSHOTS
+            / (page.removesuffix(".html").replace("/", "__") + f"-animation-{i}.png")
+        )
+
+        # "Next frame" shows frame 1, another image.
+        player.find_element(By.CSS_SELECTOR, "button[title='Next frame']").click()
+        state = browser.execute_script(PLAYER_STATE, player)
+        assert state["slider"][0] == 1, page
+        assert state["src"] != first_src, f"{page}: next frame shows the same image"
+
+        # The slider reaches every frame, each a different image.
+        sources = []
+        for frame in range(n_frames):
+            browser.execute_script(SET_SLIDER, player, frame)
+            sources.append(browser.execute_script(PLAYER_STATE, player)["src"])
+        assert sources[0] == first_src and sources[1] != first_src
+        assert len(set(sources)) == n_frames, f"{page}: repeated frames"
+
+        # "First frame" goes back to the start.
+        player.find_element(By.CSS_SELECTOR, "button[title='First frame']").click()
+        assert browser.execute_script(PLAYER_STATE, player)["src"] == first_src
 
 
 def test_pages_were_found():
