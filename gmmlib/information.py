@@ -41,9 +41,9 @@ section 2.15; McLachlan and Krishnan 2008, section 4.2).
 .. math::
 
     \frac{\partial \log w_k}{\partial w_j} &= \frac{\delta_{jk}}{w_k}
-        - \frac{\delta_{kK}}{w_K}, \qquad
+        - \frac{\delta_{kK}}{w_K} \qquad (j < K), \\
     \frac{\partial^2 \log w_k}{\partial w_i \partial w_j}
-        = -\frac{\delta_{ik}\delta_{jk}}{w_k^2} - \frac{\delta_{kK}}{w_K^2}
+        &= -\frac{\delta_{ik}\delta_{jk}}{w_k^2} - \frac{\delta_{kK}}{w_K^2}
         \qquad (i, j < K), \\
     \partial_{\mu_k} &= a, \qquad
     \partial_{\Sigma_k} = G = \tfrac12 \left(a a^\top - \Lambda_k\right), \\
@@ -393,9 +393,11 @@ def complete_information(model, X, sample_weight=None):
 def missing_information(model, X, sample_weight=None):
     r"""The missing information :math:`I_m`: the covariance of the complete-data score.
 
-    .. math:: I_m = \sum_n v_n \operatorname{Cov}_{z_n}
-              \bigl[s_c(x_n, z_n) \mid x_n\bigr]
-            = \sum_n v_n \sum_k r_{nk}
+    .. math::
+
+        I_m &= \sum_n v_n \operatorname{Cov}_{z_n}
+              \bigl[s_c(x_n, z_n) \mid x_n\bigr] \\
+            &= \sum_n v_n \sum_k r_{nk}
               \bigl(s_c(x_n, k) - \bar s_n\bigr)\bigl(s_c(x_n, k) - \bar s_n\bigr)^\top
 
     (Louis 1982, equation 3.1; the scores are in the module docstring).
