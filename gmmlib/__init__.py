@@ -6,6 +6,7 @@ and is validated against scikit-learn.
 
 from .anomaly import density_threshold, flag_anomalies
 from .bayesian_mixture import BayesianGaussianMixture
+from .bootstrap import bootstrap_lrt, bootstrap_standard_errors
 from .free_energy import (
     entropy,
     expected_complete_log_likelihood,
@@ -71,4 +72,5 @@ __all__ += [
     "kl_gap",
     "log_likelihood",
 ]
+__all__ += ["bootstrap_lrt", "bootstrap_standard_errors"]
 __version__ = "0.1.0"

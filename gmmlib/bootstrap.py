@@ -93,8 +93,8 @@ class BootstrapStandardErrors:
     standard_errors: dict
     replicates: dict
     kind: str
-    n_failed: int = 0
-    n_not_converged: int = 0
+    n_failed: int
+    n_not_converged: int
 
     @property
     def n_replicates(self):
@@ -132,8 +132,8 @@ class BootstrapLRT:
     p_value: float
     null_model: GaussianMixture = field(repr=False)
     alternative_model: GaussianMixture = field(repr=False)
-    n_failed: int = 0
-    n_not_converged: int = 0
+    n_failed: int
+    n_not_converged: int
 
 
 # ------------------------------------------------------------------ helpers
