@@ -16,17 +16,17 @@ CHAPTER_NOTEBOOKS := $(CHAPTERS:.md=.ipynb)
 # (gmmlib's E-step then runs on two threads too), one where `make test` runs two
 # pytest workers or two chapter kernels side by side, so the two cores are not
 # oversubscribed.
-book notebooks bench: export OMP_NUM_THREADS := 2
-book notebooks bench: export OPENBLAS_NUM_THREADS := 2
-book notebooks bench: export MKL_NUM_THREADS := 2
+book notebooks bench pdf: export OMP_NUM_THREADS := 2
+book notebooks bench pdf: export OPENBLAS_NUM_THREADS := 2
+book notebooks bench pdf: export MKL_NUM_THREADS := 2
 test: export OMP_NUM_THREADS := 1
 test: export OPENBLAS_NUM_THREADS := 1
 test: export MKL_NUM_THREADS := 1
 # Every chapter kernel starts with tests/book/offline/.../00_no_network.py: chapters
 # that try to reach the network fail.
-book test notebooks: export IPYTHONDIR := $(CURDIR)/tests/book/offline
+book test notebooks pdf: export IPYTHONDIR := $(CURDIR)/tests/book/offline
 
-.PHONY: venv book test lint format check-numerics ipynb notebooks lab check-site chromium bench clean
+.PHONY: mclust venv book test lint format check-numerics ipynb notebooks lab check-site chromium pdf bench clean
 
 venv: $(STAMP)
 
@@ -124,15 +124,40 @@ lab: $(STAMP)
 # The browser test: build the site, then open every page in headless Chromium
 # (tests/book/site/test_site.py). Debian's chromium and chromium-driver are installed
 # when missing.
+# The landing page links to the PDF (make pdf), so the site is checked with it:
+# made here when _build/html has no copy yet.
 check-site: book
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) chromium
+	@test -f _build/html/$(notdir $(PDF)) || $(MAKE) pdf
 	GMM_CHECK_SITE=1 $(BIN)/python -m pytest -p no:cacheprovider -v tests/book/site
+
+# The whole book as one PDF: Sphinx's single-page HTML build (from the same
+# execution cache as the site, so no chapter runs again), printed by the Chromium
+# of `make chromium` once MathJax has typeset every formula
+# (tools/print_pdf.py, print style tools/print_pdf.css). The PDF is copied into
+# the site, whose landing page links to it, then tests/book/test_pdf.py checks it
+# (every chapter, equation number, figure and reference; page count and size).
+PDF := _build/pdf/gmm-em-book.pdf
+
+pdf: book
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || $(MAKE) chromium
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --nitpick --keep-going
+	$(BIN)/python tools/print_pdf.py _build/singlehtml/intro.html $(PDF)
+	cp $(PDF) _build/html/
+	GMM_CHECK_PDF=1 $(BIN)/python -m pytest -p no:cacheprovider -v -s tests/book/test_pdf.py
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 chromium:
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+
+# R's mclust, the second reference of the tests (tests/library/mclust_reference.py):
+# Debian's r-base-core and r-cran-mclust, installed when Rscript or mclust is missing.
+mclust:
+	@Rscript -e "quit(status = !requireNamespace('mclust', quietly = TRUE))" 2>/dev/null \
+		|| ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y r-base-core r-cran-mclust)
 
 # The benchmark lets OpenBLAS pick the machine's own kernel: a core type forced
 # in the environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) is dropped for this

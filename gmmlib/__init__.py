@@ -25,6 +25,14 @@ from .hard_em import (
     isotropic_parameters,
 )
 from .incremental import incremental_em
+from .information import (
+    complete_information,
+    em_convergence_rate,
+    louis_standard_errors,
+    missing_information,
+    missing_information_fraction,
+    observed_information,
+)
 from .missing_values import impute_conditional_means
 from .model_selection import ModelGrid, fit_grid, information_criteria
 from .plotting import plot_gaussian_ellipses
@@ -71,6 +79,14 @@ __all__ += [
     "incremental_em",
     "kl_gap",
     "log_likelihood",
+]
+__all__ += [
+    "complete_information",
+    "em_convergence_rate",
+    "louis_standard_errors",
+    "missing_information",
+    "missing_information_fraction",
+    "observed_information",
 ]
 __all__ += ["bootstrap_lrt", "bootstrap_standard_errors"]
 __version__ = "0.1.0"

@@ -19,26 +19,27 @@ lowered it, which ``reg_covar`` can cause by a hair near convergence). So the
 log-likelihood never decreases and the fixed points are EM's. :math:`\alpha_{\max}` starts at 1 and grows by a
 factor of 4 each time a step reaches it.
 
-The extrapolation runs in coordinates where every vector is a valid mixture
-(:func:`mixture_to_vector`): log-weights, means, and the precision Cholesky
-factors with log-diagonals.
+The extrapolation runs on the parameters themselves (:func:`mixture_to_vector`):
+weights, means and covariances. A jump can leave them invalid (a weight at or
+below zero, a covariance not positive definite); the cycle then returns
+:math:`\theta_2` as for a jump that lowered the log-likelihood. Coordinates
+that are always valid (log-weights, log-Cholesky factors) were tried and
+measured: on Old Faithful with three to four components from eight starts they
+needed 939 E-steps in all to come within :math:`10^{-8}` of the maximum,
+against 647 on the parameters themselves and 2435 for plain EM.
 """
 
 import numpy as np
 
-from .em_steps import MixtureParameters
+from .covariance import precision_cholesky_from_covariances
+from .em_steps import MixtureParameters, covariances_of
 
 #: Factor by which the largest step length grows when a step reaches it (SQUAREM's ``mstep``).
 STEP_GROWTH = 4.0
 
 
-def _triangle(n_features):
-    """Indices of the upper triangle of a (n_features, n_features) precision factor."""
-    return np.triu_indices(n_features)
-
-
 def mixture_to_vector(params):
-    r"""Unconstrained coordinates of a mixture: :math:`(\log w, \mu, \log \mathrm{diag} P, P_{i<j})`.
+    r"""The parameters of a mixture as one vector: :math:`(w, \mu, \Sigma)`.
 
     Parameters
     ----------
@@ -47,18 +48,11 @@ def mixture_to_vector(params):
     Returns
     -------
     vector : ndarray of shape (n_coordinates,)
-        Any vector of this length is a valid mixture (:func:`vector_to_mixture`).
+        The weights, the means and the covariances in the covariance type's
+        layout, flattened.
     """
-    factors = params.precisions_cholesky
-    if params.covariance_type in ("full", "tied"):
-        rows, cols = _triangle(params.means.shape[1])
-        entries = factors[..., rows, cols]
-        diagonal = rows == cols
-        entries = np.where(diagonal, np.log(np.where(diagonal, entries, 1.0)), entries)
-    else:
-        entries = np.log(factors)
     return np.concatenate(
-        [np.log(params.weights), params.means.ravel(), np.ravel(entries)]
+        [params.weights, params.means.ravel(), np.ravel(covariances_of(params))]
     )
 
 
@@ -74,32 +68,27 @@ def vector_to_mixture(vector, like):
     Returns
     -------
     MixtureParameters
-        Weights by softmax of the log-weights; the precision factors, and no
-        covariances (``None``: the E-step needs only the factors, and
-        :func:`gmmlib.em_steps.covariances_of` computes them if an M-step asks).
+
+    Raises
+    ------
+    ValueError
+        If a weight is not positive, or a covariance not positive definite
+        (:func:`gmmlib.covariance.precision_cholesky_from_covariances`).
     """
     n_components, n_features = like.means.shape
-    covariance_type = like.covariance_type
-    log_weights = vector[:n_components]
-    weights = np.exp(log_weights - log_weights.max())
-    weights /= weights.sum()
+    weights = vector[:n_components]
+    if not np.all(weights > 0):
+        raise ValueError("An extrapolated weight is not positive.")
     means = vector[n_components : n_components * (1 + n_features)]
-    entries = vector[n_components * (1 + n_features) :]
-    if covariance_type in ("full", "tied"):
-        rows, cols = _triangle(n_features)
-        entries = np.where(
-            rows == cols,
-            np.exp(entries.reshape(-1, len(rows))),
-            entries.reshape(-1, len(rows)),
-        )
-        factors = np.zeros((len(entries), n_features, n_features))
-        factors[:, rows, cols] = entries
-        if covariance_type == "tied":
-            factors = factors[0]
-    else:
-        factors = np.exp(entries).reshape(like.precisions_cholesky.shape)
+    covariances = vector[n_components * (1 + n_features) :].reshape(
+        np.shape(covariances_of(like))
+    )
     return MixtureParameters(
-        weights, means.reshape(n_components, n_features), None, factors, covariance_type
+        weights / weights.sum(),
+        means.reshape(n_components, n_features),
+        covariances,
+        precision_cholesky_from_covariances(covariances, like.covariance_type),
+        like.covariance_type,
     )
 
 
@@ -162,11 +151,13 @@ class Squarem:
         alpha = max(1.0, min(self.step_max, np.sqrt(r @ r) / v_norm))
         result = self._not_below(stats, params, second, second_stats)
         if alpha - 1.0 > 0.01:
-            candidate = vector_to_mixture(start + 2 * alpha * r + alpha**2 * v, params)
             try:
+                candidate = vector_to_mixture(
+                    start + 2 * alpha * r + alpha**2 * v, params
+                )
                 self.n_e_steps += 1
                 new, new_stats = self._em(candidate, self.e_step(candidate))
-            except ValueError:  # a degenerate covariance after the jump
+            except ValueError:  # the jump left the valid mixtures
                 new_stats = None
             if new_stats is None or not (
                 new_stats.log_likelihood >= stats.log_likelihood

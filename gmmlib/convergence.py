@@ -1,12 +1,14 @@
 r"""When to stop EM, and how fast it converges.
 
 EM's log-likelihood :math:`\ell_t` increases to its limit :math:`\ell_\infty`
-linearly: near a maximum, :math:`\ell_{t+1} - \ell_t \approx c\,(\ell_t - \ell_{t-1})`
-with :math:`c` the largest eigenvalue of the Jacobian of the EM map, the
-largest fraction of missing information (Dempster, Laird and Rubin 1977). A
-rule that stops when one step gains less than ``tol`` then stops
-:math:`\approx \text{gain} \cdot c / (1 - c)` below the limit, which is far
-from the maximum when :math:`c` is close to 1.
+linearly. Near a maximum the parameters approach it as :math:`\lambda^t`, with
+:math:`\lambda` the largest eigenvalue of the Jacobian of the EM map, the
+largest fraction of missing information (Dempster, Laird and Rubin 1977), and
+the log-likelihood, quadratic in the parameters there, as :math:`c^t` with
+:math:`c = \lambda^2`: :math:`\ell_{t+1} - \ell_t \approx c\,(\ell_t - \ell_{t-1})`
+(chapter "EM for two Gaussians" measures both). A rule that stops when one step
+gains less than ``tol`` then stops :math:`\approx \text{gain} \cdot c / (1 - c)`
+below the limit, which is far from the maximum when :math:`c` is close to 1.
 
 Aitken's :math:`\Delta^2` extrapolation estimates the limit from three
 successive values (Böhning, Dietz, Schaub, Schlattmann and Lindsay 1994;
@@ -79,8 +81,8 @@ def rate_from_history(history):
     r"""The linear rate of convergence read off a fit's ``history_``.
 
     Ratios of successive gains :math:`(\ell_{t+1} - \ell_t) / (\ell_t - \ell_{t-1})`
-    of the log-likelihood; near the maximum they settle at the rate
-    :math:`c` of EM's linear convergence.
+    of the log-likelihood; near the maximum they settle at :math:`c = \lambda^2`,
+    the square of the rate :math:`\lambda` at which the parameters converge.
 
     Parameters
     ----------

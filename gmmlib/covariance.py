@@ -301,6 +301,20 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
+def n_mixture_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters of a mixture: weights, means and covariances.
+
+    :math:`(K - 1) + K d` plus :func:`n_covariance_parameters`; the count in
+    BIC and AIC, and the length of :func:`gmmlib.information.free_parameters`.
+    """
+    return (
+        n_components
+        - 1
+        + n_components * n_features
+        + n_covariance_parameters(covariance_type, n_components, n_features)
+    )
+
+
 def full_covariances(covariances, covariance_type, n_components, n_features):
     r"""The covariances of any type as one stack of full matrices.
 

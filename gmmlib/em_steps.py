@@ -361,11 +361,13 @@ def natural_parameters(params, shift=None, log_weights=None):
 
     .. math::
 
-        \eta_{k,0} = \log w_k + \log|P_k| - \tfrac12 \left(d \log 2\pi
-                     + m_k^\top \Lambda_k m_k\right), \quad
-        \eta_{k,x_i} = (\Lambda_k m_k)_i, \quad
-        \eta_{k,x_i x_j} = -\Lambda_{k,ij} \ (i < j), \quad
-        \eta_{k,x_i^2} = -\tfrac12 \Lambda_{k,ii}.
+        \begin{aligned}
+        \eta_{k,0} &= \log w_k + \log|P_k| - \tfrac12 \left(d \log 2\pi
+                     + m_k^\top \Lambda_k m_k\right), \\
+        \eta_{k,x_i} &= (\Lambda_k m_k)_i, \\
+        \eta_{k,x_i x_j} &= -\Lambda_{k,ij} \ (i < j), \\
+        \eta_{k,x_i^2} &= -\tfrac12 \Lambda_{k,ii}.
+        \end{aligned}
 
     Parameters
     ----------

@@ -102,9 +102,13 @@ def expected_complete_log_likelihood_from_statistics(stats, params, log_weights=
     :class:`gmmlib.em_steps.SufficientStatistics` (data centred on :math:`c`,
     :math:`m_k = \mu_k - c`, :math:`\Lambda_k = P_k P_k^\top`):
 
-    .. math:: Q = \sum_k N_k \bigl[\log w_k + \log |P_k| - \tfrac{d}{2} \log 2\pi\bigr]
-              - \tfrac12 \sum_k \bigl[\operatorname{tr}(\Lambda_k T_k)
+    .. math::
+
+        \begin{aligned}
+        Q ={} & \sum_k N_k \bigl[\log w_k + \log |P_k| - \tfrac{d}{2} \log 2\pi\bigr] \\
+              & - \tfrac12 \sum_k \bigl[\operatorname{tr}(\Lambda_k T_k)
               - 2 m_k^\top \Lambda_k S_k + N_k m_k^\top \Lambda_k m_k\bigr],
+        \end{aligned}
 
     so it costs :math:`O(K d^2)` instead of a pass over the data (chapter "The
     free-energy view"). Incremental EM (:mod:`gmmlib.incremental`) tracks the

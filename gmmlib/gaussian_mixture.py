@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .acceleration import Squarem
 from .covariance import (
-    n_covariance_parameters,
+    n_mixture_parameters,
     precision_cholesky_from_precisions,
     precisions_from_cholesky,
 )
@@ -319,12 +319,8 @@ class GaussianMixture(BaseMixture):
     # ------------------------------------------------------- model selection
     def _n_parameters(self):
         """Number of free parameters: covariances, means and weights."""
-        n_features = self.means_.shape[1]
-        return (
-            n_covariance_parameters(self.covariance_type, self.n_components, n_features)
-            + n_features * self.n_components
-            + self.n_components
-            - 1
+        return n_mixture_parameters(
+            self.covariance_type, self.n_components, self.means_.shape[1]
         )
 
     def bic(self, X):

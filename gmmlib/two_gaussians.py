@@ -210,10 +210,14 @@ def log_likelihood_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
 def e_step_two_gaussians(y, pi, mu0, sigma0, mu1, sigma1):
     r"""E-step: the responsibility of component 1 for every observation.
 
-    .. math:: \gamma_n = \frac{\pi\,\phi_1(y_n)}{(1-\pi)\,\phi_0(y_n) + \pi\,\phi_1(y_n)}
-              = \exp\Bigl(\log[\pi\phi_1(y_n)]
-              - \operatorname{logaddexp}\bigl(\log[(1-\pi)\phi_0(y_n)],
-              \log[\pi\phi_1(y_n)]\bigr)\Bigr),
+    .. math::
+
+        \begin{aligned}
+        \gamma_n &= \frac{\pi\,\phi_1(y_n)}{(1-\pi)\,\phi_0(y_n) + \pi\,\phi_1(y_n)} \\
+                 &= \exp\Bigl(\log[\pi\phi_1(y_n)]
+                 - \operatorname{logaddexp}\bigl(\log[(1-\pi)\phi_0(y_n)],
+                 \log[\pi\phi_1(y_n)]\bigr)\Bigr),
+        \end{aligned}
 
     the posterior probability :math:`P(z_n = 1 \mid y_n, \theta)`, computed in log
     space (chapter 2, equation ``eq-em2-e-step``).

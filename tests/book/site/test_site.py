@@ -14,6 +14,14 @@ browser session. For each page the test asserts that
 - no table is wider than the text column (its last columns would be cut off);
 
 and saves a screenshot of the top of the page (1280 x 1600) to `_build/screenshots/`.
+Then it opens every collapsed block (hidden code cells) and checks the layout at two
+screen sizes, resizing the same window:
+
+- at 1366 x 768, the commonest laptop screen, no display equation and no code block
+  (code cell, printed output, literal block) is wider than the box it shows in;
+- at 390 x 844, a phone, each one that is wider scrolls sideways and shows that it
+  does: _static/scroll-cue.js gives it a shadow on the side where more is hidden,
+  since phone browsers hide scroll bars until one scrolls.
 """
 
 import functools
@@ -46,6 +54,10 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 # The screenshot shows the top of each page, one window high: a full-page capture
 # re-lays out the page and costs seconds for a long chapter.
 WINDOW = (1280, 1600)
+# The two screens of the layout checks: a laptop, where every display equation and
+# code line fits the column, and a phone, where they may scroll (visibly).
+LAPTOP = (1366, 768)
+PHONE = (390, 844)
 
 if not (HTML / "index.html").exists():
     pytest.fail(
@@ -123,6 +135,58 @@ return Array.from(document.querySelectorAll("article table"))
   .filter(table => table.scrollWidth > table.parentElement.clientWidth + 1)
   .map(table => `${table.scrollWidth}px in ${table.parentElement.clientWidth}px: `
                 + table.textContent.trim().replace(/\\s+/g, " ").slice(0, 60));
+"""
+
+# Opens every <details> (the code cells of hidden inputs), so that their code is
+# measured as a reader who opens them sees it.
+OPEN_DETAILS = "document.querySelectorAll('details').forEach(d => { d.open = true; });"
+
+# Lets a resized page settle: two animation frames, so that the ResizeObservers of
+# _static/scroll-cue.js have run.
+SETTLE = """
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => done()));
+"""
+
+# Display equations and code blocks wider than the box they show in: content beyond
+# their own box (scrolled out of view), or a box cut off by an ancestor that clips.
+# With arguments[0] true (the phone), content that scrolls (overflow-x auto or scroll)
+# with a visible cue (the shadow of _static/scroll-cue.css) is allowed. Each is
+# reported with the px hidden and its first 60 characters (for maths, its TeX).
+WIDE_BLOCKS = """
+const phone = arguments[0];
+const tex = new Map();
+if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+  for (const item of MathJax.startup.document.math) {
+    tex.set(item.typesetRoot, item.math);
+  }
+}
+const found = [];
+for (const el of document.querySelectorAll(
+    "article mjx-container[display='true'], article div.highlight pre")) {
+  if (!el.getClientRects().length) continue;  // not rendered
+  const style = getComputedStyle(el);
+  const beyond = el.scrollWidth - el.clientWidth;
+  let clipped = 0;
+  const box = el.getBoundingClientRect();
+  for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX === "visible") continue;
+    const left = a.getBoundingClientRect().left + a.clientLeft;
+    clipped = Math.max(clipped, box.right - (left + a.clientWidth), left - box.left);
+  }
+  const scrolls = ["auto", "scroll"].includes(style.overflowX);
+  const cue = scrolls && style.boxShadow !== "none";
+  if (clipped > 1 || (beyond > 1 && !(phone && cue))) {
+    const kind = el.tagName === "PRE" ? "code" : "equation";
+    const how = clipped > 1 ? "cut off by its container"
+              : !scrolls ? "spills out, no scrolling"
+              : phone ? "scrolls with no visible cue" : "scrolls sideways";
+    const text = (tex.get(el) ?? el.textContent).trim().replace(/\\s+/g, " ");
+    found.push(`${kind}, ${Math.round(Math.max(beyond, clipped))}px too wide `
+               + `(${how}): ${text.slice(0, 60)}`);
+  }
+}
+return found;
 """
 
 RAW_MATH = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\\end\{")
@@ -218,6 +282,7 @@ def broken_links(hrefs, server):
 @pytest.mark.parametrize("page", PAGES)
 def test_page(page, browser, server):
     browser.get_log("browser")  # drop messages left by the previous page
+    browser.set_window_size(*WINDOW)  # the previous page ended on the phone
     browser.get(f"{server}/{page}")
     WebDriverWait(browser, 60).until(
         lambda driver: driver.execute_script("return document.readyState") == "complete"
@@ -240,6 +305,13 @@ def test_page(page, browser, server):
         SCREENSHOTS / (page.removesuffix(".html").replace("/", "__") + ".png")
     )
 
+    browser.execute_script(OPEN_DETAILS)
+    too_wide = {}
+    for name, size in (("laptop", LAPTOP), ("phone", PHONE)):
+        browser.set_window_size(*size)
+        browser.execute_async_script(SETTLE)
+        too_wide[name] = browser.execute_script(WIDE_BLOCKS, name == "phone")
+
     problems = {
         "errors logged by the browser": errors,
         "images that did not load": failed_images,
@@ -248,6 +320,10 @@ def test_page(page, browser, server):
         "raw TeX left in the text": sorted(set(RAW_MATH.findall(prose))),
         "broken internal links": broken_links(hrefs, server),
         "tables wider than the page": wide_tables,
+        f"equations and code wider than the column at {LAPTOP[0]} x {LAPTOP[1]}": (
+            too_wide["laptop"]
+        ),
+        f"equations and code cut off at {PHONE[0]} x {PHONE[1]}": too_wide["phone"],
     }
     if mathjax["maths"] and not mathjax["loaded"]:
         problems["MathJax"] = [
