@@ -6,6 +6,7 @@ and is validated against scikit-learn.
 
 from .anomaly import density_threshold, flag_anomalies
 from .bayesian_mixture import BayesianGaussianMixture
+from .bootstrap import bootstrap_lrt, bootstrap_standard_errors
 from .free_energy import (
     entropy,
     expected_complete_log_likelihood,
@@ -87,4 +88,5 @@ __all__ += [
     "missing_information_fraction",
     "observed_information",
 ]
+__all__ += ["bootstrap_lrt", "bootstrap_standard_errors"]
 __version__ = "0.1.0"
