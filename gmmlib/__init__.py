@@ -36,6 +36,7 @@ from .information import (
 from .missing_values import impute_conditional_means
 from .model_selection import ModelGrid, fit_grid, information_criteria
 from .plotting import plot_gaussian_ellipses
+from .standard_errors import standard_errors
 from .two_gaussians import (
     TwoGaussianParameters,
     TwoGaussianTrace,
@@ -88,5 +89,5 @@ __all__ += [
     "missing_information_fraction",
     "observed_information",
 ]
-__all__ += ["bootstrap_lrt", "bootstrap_standard_errors"]
+__all__ += ["bootstrap_lrt", "bootstrap_standard_errors", "standard_errors"]
 __version__ = "0.1.0"

@@ -17,7 +17,10 @@ McLachlan and Krishnan 2008, section 4.9):
 .. math:: c_t = \frac{\ell_{t+1} - \ell_t}{\ell_t - \ell_{t-1}}, \qquad
           \hat\ell_\infty = \ell_t + \frac{\ell_{t+1} - \ell_t}{1 - c_t},
 
-and the Aitken rule stops when :math:`\hat\ell_\infty - \ell_{t+1} < \text{tol}`.
+and the Aitken rule stops when :math:`\hat\ell_\infty - \ell_{t+1} < \text{tol}` at two
+successive iterations. One estimate rests on a single ratio of gains; after a
+large first step that ratio is tiny, and a single estimate would stop a fit
+after three iterations far below its limit (seen from k-means++ starts).
 """
 
 import math
@@ -58,7 +61,7 @@ def aitken_gap(values):
 
 
 def has_converged(values, tol, rule):
-    """Whether to stop: the last change, or Aitken's estimated gap, below ``tol``.
+    """Whether to stop: the last change below ``tol``, or Aitken's estimated gap below it twice running.
 
     Parameters
     ----------
@@ -73,7 +76,7 @@ def has_converged(values, tol, rule):
     bool
     """
     if rule == "aitken":
-        return aitken_gap(values) < tol
+        return aitken_gap(values) < tol and aitken_gap(values[:-1]) < tol
     return abs(values[-1] - values[-2]) < tol
 
 

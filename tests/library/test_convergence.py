@@ -36,6 +36,17 @@ def test_aitken_gap_refuses_to_guess(values, expected):
     assert aitken_gap(values) == expected
 
 
+def test_aitken_rule_needs_two_estimates_below_tol():
+    limit, rate = -3.0, 0.5
+    values = [limit - rate**t for t in range(12)]
+    # The estimated gaps halve at each step (2^-10 at t = 10, 2^-11 at t = 11):
+    # at t = 10 one estimate is below tol, but the one before is not.
+    tol = 2.0**-10 * 1.5
+    stops = [has_converged(values[: t + 1], tol, "aitken") for t in range(12)]
+    assert stops.index(True) == 11
+    assert aitken_gap(values[:11]) < tol  # one estimate alone would have stopped
+
+
 def test_change_rule_is_scikit_learns():
     assert has_converged([-math.inf, -1.0, -1.0 + 5e-4], 1e-3, "change")
     assert not has_converged([-math.inf, -1.0], 1e-3, "change")

@@ -13,7 +13,12 @@ from numpy.testing import assert_allclose
 from scipy import linalg
 from sklearn.exceptions import NotFittedError
 
-from gmmlib import BayesianGaussianMixture, GaussianMixture
+from gmmlib import (
+    BayesianGaussianMixture,
+    GaussianMixture,
+    bootstrap_standard_errors,
+    standard_errors,
+)
 from gmmlib.convergence import rate_from_history
 from gmmlib.covariance import n_mixture_parameters
 from gmmlib.datasets import load_old_faithful, make_blobs_mixture, make_mixture
@@ -351,3 +356,36 @@ def test_variational_mixture_is_refused():
     model = BayesianGaussianMixture(n_components=2, random_state=0).fit(X_FD)
     with pytest.raises(TypeError, match="variational posterior"):
         observed_information(model, X_FD)
+
+
+# ------------------------------------------------- gmmlib.standard_errors
+def test_standard_errors_dispatches_to_louis_and_the_bootstrap():
+    X, _ = make_blobs_mixture(400, n_components=2, separation=6.0, random_state=5)
+    model = GaussianMixture(2, tol=1e-10, random_state=0).fit(X)
+    louis = standard_errors(model, X)
+    assert_same_errors(louis, louis_standard_errors(model, X))
+    bootstrap = standard_errors(
+        model, X, method="bootstrap", n_bootstrap=20, random_state=0
+    )
+    reference = bootstrap_standard_errors(model, X, n_bootstrap=20, random_state=0)
+    assert_same_errors(bootstrap, reference.standard_errors)
+
+
+def assert_same_errors(ours, theirs):
+    assert set(ours) == {"weights", "means", "covariances"} == set(theirs)
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name])
+
+
+@pytest.mark.parametrize(
+    "method, options, error, message",
+    [
+        ("delta", {}, ValueError, "method must be one of"),
+        ("louis", {"n_bootstrap": 10}, TypeError, "apply to method='bootstrap' only"),
+    ],
+)
+def test_standard_errors_refuses_what_it_cannot_honour(method, options, error, message):
+    X, _ = make_blobs_mixture(200, n_components=2, random_state=6)
+    model = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(error, match=message):
+        standard_errors(model, X, method=method, **options)
