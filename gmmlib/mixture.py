@@ -1,7 +1,8 @@
 r"""``BaseMixture``: what every gmmlib mixture estimator shares.
 
 One driver for ``fit`` and ``fit_predict`` (fresh starts or a warm start, the best
-of ``n_init``, the convergence warning, verbose output) and one path for
+of ``n_init`` with the starts that collapse a component discarded, the
+convergence warning, verbose output) and one path for
 ``predict``, ``predict_proba``, ``score_samples``, ``score`` and ``sample``, as in
 scikit-learn's ``sklearn.mixture._base.BaseMixture``. The data reach the
 estimator only through a data source (:mod:`gmmlib.data_sources`), so every
@@ -116,6 +117,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        DegenerateCovarianceError
+            A ``ValueError`` with scikit-learn's message, when every start
+            collapsed a component (a covariance not positive definite, or
+            singular to working precision); with several starts the message
+            ends "All n_init initializations failed.". With ``n_init=1``, or a
+            warm start, the one run's error.
+
+        Warns
+        -----
+        DegenerateStartWarning
+            For each start that collapsed, when another succeeded: that start
+            is discarded and the best of the others kept.
         """
         self._fit(X, sample_weight)
         return self
