@@ -28,6 +28,8 @@ from scipy.linalg import get_lapack_funcs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+#: scikit-learn's message for a covariance that is not positive definite, word
+#: for word, so that code matching scikit-learn's error matches gmmlib's.
 DEGENERATE_COVARIANCE_MESSAGE = (
     "Fitting the mixture model failed because some components have "
     "ill-defined empirical covariance (for instance caused by singleton "

@@ -56,8 +56,8 @@ from .gaussian_mixture import GaussianMixture
 #: The criteria :func:`fit_grid` tabulates; :meth:`ModelGrid.best` minimises one.
 CRITERIA = ("bic", "aic", "icl", "icl_entropy")
 
-#: Fields of :attr:`ModelGrid.table` before ``reason``, a string as long as the
-#: longest reason in the grid.
+#: Fields of the ``table`` of a :class:`ModelGrid` before ``reason``, a string
+#: as long as the longest reason in the grid.
 GRID_FIELDS = [
     ("n_components", np.int64),
     ("covariance_type", "U9"),
