@@ -7,6 +7,7 @@ and is validated against scikit-learn.
 from .anomaly import density_threshold, flag_anomalies
 from .bayesian_mixture import BayesianGaussianMixture
 from .bootstrap import bootstrap_lrt, bootstrap_standard_errors
+from .covariance import DegenerateCovarianceError
 from .free_energy import (
     entropy,
     expected_complete_log_likelihood,
@@ -34,6 +35,7 @@ from .information import (
     observed_information,
 )
 from .missing_values import impute_conditional_means
+from .mixture import DegenerateStartWarning
 from .model_selection import ModelGrid, fit_grid, information_criteria
 from .plotting import plot_gaussian_ellipses
 from .standard_errors import standard_errors
@@ -62,6 +64,7 @@ __all__ += [
 __all__ += ["conditional_m_step", "ecm_m_step", "gradient_m_step"]
 __all__ += ["BayesianGaussianMixture"]
 __all__ += ["ModelGrid", "fit_grid", "information_criteria"]
+__all__ += ["DegenerateCovarianceError", "DegenerateStartWarning"]
 __all__ += [
     "LloydKMeans",
     "classification_em",

@@ -28,6 +28,8 @@ from scipy.linalg import get_lapack_funcs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+#: scikit-learn's message for a covariance that is not positive definite, word
+#: for word, so that code matching scikit-learn's error matches gmmlib's.
 DEGENERATE_COVARIANCE_MESSAGE = (
     "Fitting the mixture model failed because some components have "
     "ill-defined empirical covariance (for instance caused by singleton "
@@ -159,6 +161,34 @@ def rounding_floor(nk, second_moments, covariance_type):
     return 10 * eps * second_moments.max(axis=1) / nk
 
 
+class DegenerateCovarianceError(ValueError):
+    """A covariance that is not positive definite, or singular to working precision.
+
+    A ``ValueError`` (scikit-learn raises a plain ``ValueError`` with the same
+    message), raised by :func:`precision_cholesky_from_covariances` when a
+    component has collapsed. :class:`gmmlib.GaussianMixture` and
+    :class:`gmmlib.BayesianGaussianMixture` discard a start that raises it
+    while other starts succeed (:class:`gmmlib.DegenerateStartWarning`), and
+    :func:`gmmlib.fit_grid` records a cell that raises it as failed.
+
+    Parameters
+    ----------
+    message : str
+        Begins with :data:`DEGENERATE_COVARIANCE_MESSAGE`, scikit-learn's text.
+    component : int or None, default=None
+        The first component found degenerate, when known; for 'tied', the
+        index of the shared covariance (0).
+
+    Attributes
+    ----------
+    component : int or None
+    """
+
+    def __init__(self, message, component=None):
+        super().__init__(message)
+        self.component = component
+
+
 def _degenerate(dtype, component=None):
     message = DEGENERATE_COVARIANCE_MESSAGE
     if dtype == np.float32:
@@ -171,7 +201,7 @@ def _degenerate(dtype, component=None):
             f" Component {component} has a covariance that is not positive "
             "definite, or singular to working precision."
         )
-    return ValueError(message)
+    return DegenerateCovarianceError(message, component)
 
 
 def _triangular_inverse(factors, lower):
@@ -225,9 +255,10 @@ def precision_cholesky_from_covariances(covariances, covariance_type, floor=0.0)
 
     Raises
     ------
-    ValueError
-        With scikit-learn's degenerate-covariance message (naming the component)
-        when a covariance is not positive definite, or not above ``floor``.
+    DegenerateCovarianceError
+        A ``ValueError`` with scikit-learn's degenerate-covariance message
+        (naming the component) when a covariance is not positive definite, or
+        not above ``floor``.
     """
     dtype = covariances.dtype
     if covariance_type in ("full", "tied"):

@@ -1,7 +1,8 @@
 r"""``BaseMixture``: what every gmmlib mixture estimator shares.
 
 One driver for ``fit`` and ``fit_predict`` (fresh starts or a warm start, the best
-of ``n_init``, the convergence warning, verbose output) and one path for
+of ``n_init`` with the starts that collapse a component discarded, the
+convergence warning, verbose output) and one path for
 ``predict``, ``predict_proba``, ``score_samples``, ``score`` and ``sample``, as in
 scikit-learn's ``sklearn.mixture._base.BaseMixture``. The data reach the
 estimator only through a data source (:mod:`gmmlib.data_sources`), so every
@@ -45,7 +46,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .convergence import STOPPING_RULES, has_converged
-from .covariance import COVARIANCE_TYPES
+from .covariance import COVARIANCE_TYPES, DegenerateCovarianceError
 from .data_sources import INIT_PARAMS, data_source
 from .missing_values import MISSING_VALUES_OPTIONS
 from .runtime import single_threaded_blas
@@ -58,6 +59,21 @@ HISTORY_DTYPE = np.dtype(
         ("log_likelihood_after", np.float64),
     ]
 )
+
+
+class DegenerateStartWarning(UserWarning):
+    """A start of ``n_init`` was discarded because a component collapsed.
+
+    Issued by ``fit`` and ``fit_predict`` of :class:`gmmlib.GaussianMixture`
+    and :class:`gmmlib.BayesianGaussianMixture`, once for each failed start,
+    when at least one other start succeeded (when none did, ``fit`` raises
+    :class:`gmmlib.covariance.DegenerateCovarianceError`). A start fails when
+    an M-step, at the start or at any later iteration, gives a covariance that
+    is not positive definite or is singular to working precision
+    (:func:`gmmlib.covariance.precision_cholesky_from_covariances`); the fit
+    keeps the best of the other starts. The message names the start (its index
+    from 0 to ``n_init - 1``) and the component.
+    """
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
@@ -101,6 +117,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        DegenerateCovarianceError
+            A ``ValueError`` with scikit-learn's message, when every start
+            collapsed a component (a covariance not positive definite, or
+            singular to working precision); with several starts the message
+            ends "All n_init initializations failed.". With ``n_init=1``, or a
+            warm start, the one run's error.
+
+        Warns
+        -----
+        DegenerateStartWarning
+            For each start that collapsed, when another succeeded: that start
+            is discarded and the best of the others kept.
         """
         self._fit(X, sample_weight)
         return self
@@ -123,7 +154,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         )
 
     def _fit(self, X, sample_weight):
-        """The driver: validate, start ``n_init`` times (or warm), keep the best run."""
+        """The driver: validate, start ``n_init`` times (or warm), keep the best run.
+
+        A fresh start whose run raises :class:`gmmlib.covariance.DegenerateCovarianceError`
+        (a component collapsed) is discarded with a :class:`DegenerateStartWarning`
+        when another start succeeds; when every start fails (or the only run,
+        with ``n_init=1`` or a warm start, fails), the error is raised.
+        """
         self._validate_params()
         data = data_source(
             self, X, sample_weight, missing_values=self.missing_values, min_samples=2
@@ -131,19 +168,47 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_n_samples(data.n_samples, self.n_components)
         self._prepare_fit(data)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_runs = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        best = None
-        for init in range(self.n_init if do_init else 1):
+        best, failures = None, []
+        for init in range(n_runs):
             self._print_verbose_init_begin(init)
-            if do_init:
-                state, bound = self._initial_state(data, random_state), -np.inf
-            else:
-                state, bound = self._fitted_state(), self.lower_bound_
-            run = self._run(data, state, bound)
+            try:
+                if do_init:
+                    state, bound = self._initial_state(data, random_state), -np.inf
+                else:
+                    state, bound = self._fitted_state(), self.lower_bound_
+                run = self._run(data, state, bound)
+            except DegenerateCovarianceError as error:
+                if n_runs == 1:
+                    raise
+                failures.append((init, error))
+                self._print_verbose_init_failed(error)
+                continue
             self._print_verbose_init_end(run["lower_bound"], run["converged"])
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
 
+        if best is None:
+            init, error = failures[-1]
+            raise DegenerateCovarianceError(
+                f"{error} All {n_runs} initializations failed.", error.component
+            ) from error
+        for init, error in failures:
+            if self.covariance_type == "tied":
+                which = "the shared covariance"
+            elif error.component is None:
+                which = "a covariance"
+            else:
+                which = f"the covariance of component {error.component}"
+            warnings.warn(
+                f"Initialization {init} of {n_runs} was discarded: {which} is "
+                "not positive definite, or singular to working precision (a "
+                "collapsed component). The best of the other initializations "
+                "was kept; increase reg_covar to keep every start.",
+                DegenerateStartWarning,
+                stacklevel=3,  # the code that called fit or fit_predict
+            )
         if not best["converged"] and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different "
@@ -345,6 +410,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"\t ll change {change:.5f}"
             )
             self._iter_start_time = now
+
+    def _print_verbose_init_failed(self, error):
+        if self.verbose >= 1:
+            print(f"Initialization failed: {error}")
 
     def _print_verbose_init_end(self, lower_bound, converged):
         message = "converged" if converged else "did not converge"

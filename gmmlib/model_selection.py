@@ -29,31 +29,57 @@ equality exactly when every responsibility is 0 or 1, and
 mclust reports
 :math:`\mathrm{BIC}_\text{mclust} = 2 \log L - p \log n = -\mathrm{BIC}` (higher
 is better), and its ``icl()`` is likewise minus ``icl`` here.
+
+A cell whose fit fails (every start collapsed a component) is kept in the
+table as *failed*, with NaN criteria and the error as its reason, and the grid
+goes on, as mclust records a missing cell. A fitted cell is flagged
+*degenerate* (:func:`degeneracy`) when a component holds fewer than
+:math:`d + 1` effective points or a covariance has an eigenvalue at the
+``reg_covar`` floor. :meth:`ModelGrid.best` and :meth:`ModelGrid.choices` skip
+failed and degenerate cells unless ``include_degenerate=True``.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .covariance import COVARIANCE_TYPES
+from .covariance import (
+    COVARIANCE_TYPES,
+    DEGENERATE_COVARIANCE_MESSAGE,
+    DegenerateCovarianceError,
+    full_covariances,
+    n_mixture_parameters,
+)
 from .free_energy import entropy
 from .gaussian_mixture import GaussianMixture
 
 #: The criteria :func:`fit_grid` tabulates; :meth:`ModelGrid.best` minimises one.
 CRITERIA = ("bic", "aic", "icl", "icl_entropy")
 
-GRID_DTYPE = np.dtype(
-    [
-        ("n_components", np.int64),
-        ("covariance_type", "U9"),
-        ("n_parameters", np.int64),
-        ("log_likelihood", np.float64),
-        ("bic", np.float64),
-        ("aic", np.float64),
-        ("icl", np.float64),
-        ("icl_entropy", np.float64),
-    ]
-)
+#: Fields of the ``table`` of a :class:`ModelGrid` before ``reason``, a string
+#: as long as the longest reason in the grid.
+GRID_FIELDS = [
+    ("n_components", np.int64),
+    ("covariance_type", "U9"),
+    ("n_parameters", np.int64),
+    ("log_likelihood", np.float64),
+    ("bic", np.float64),
+    ("aic", np.float64),
+    ("icl", np.float64),
+    ("icl_entropy", np.float64),
+    ("failed", np.bool_),
+    ("degenerate", np.bool_),
+]
+
+#: The smallest eigenvalue of a covariance, in units of ``reg_covar``, at or
+#: below which :func:`degeneracy` flags it. ``reg_covar`` is added to every
+#: variance, so an eigenvalue of at most 10 ``reg_covar`` leaves the data at
+#: most 9 ``reg_covar`` of variance in that direction: the regularisation
+#: makes a tenth or more of it, and the density there is set by the choice of
+#: ``reg_covar`` as much as by the data. A collapsed component sits at
+#: ``reg_covar`` itself, plus rounding; a real cluster, on data in units where
+#: the default ``reg_covar = 1e-6`` is small, is orders of magnitude above it.
+REG_COVAR_FLOOR_FACTOR = 10.0
 
 
 def map_classification_loss(resp):
@@ -110,12 +136,69 @@ def information_criteria(model, X):
     )
 
 
+def degeneracy(model, n_samples):
+    r"""Why a fitted mixture is degenerate, or ``''`` when it is not.
+
+    A component is degenerate when it holds fewer than :math:`d + 1` effective
+    points, :math:`N_k = n\,w_k < d + 1` (fewer points than a full covariance
+    in :math:`d` dimensions needs to be non-singular), or when a covariance
+    (the shared one for 'tied') has its smallest eigenvalue at the
+    ``reg_covar`` floor, :math:`\lambda_{\min} \le 10\,\epsilon`
+    (:data:`REG_COVAR_FLOOR_FACTOR`; :math:`\epsilon` = ``reg_covar``). Such
+    a fit is a spurious maximum of the likelihood, a component fitted to a
+    handful of points or to a subspace, whose likelihood grows without bound
+    as ``reg_covar`` shrinks (chapter "How many components?").
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+        gmmlib's or scikit-learn's (anything with ``weights_``,
+        ``covariances_``, ``covariance_type`` and ``reg_covar``).
+    n_samples : int
+        The number of samples the model was fitted to.
+
+    Returns
+    -------
+    reason : str
+        One clause per finding, joined by ``'; '``, naming the components; the
+        empty string for a sound fit.
+    """
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    n_components = len(weights)
+    n_features = np.shape(model.means_)[1]
+    reasons = []
+    effective = n_samples * weights
+    for k in np.flatnonzero(effective < n_features + 1):
+        reasons.append(
+            f"component {k} holds {effective[k]:.3g} effective points, "
+            f"fewer than d + 1 = {n_features + 1}"
+        )
+    covariances = full_covariances(
+        model.covariances_, model.covariance_type, n_components, n_features
+    )
+    if model.covariance_type == "tied":
+        covariances = covariances[:1]
+    smallest = np.linalg.eigvalsh(covariances)[:, 0]
+    floor = REG_COVAR_FLOOR_FACTOR * getattr(model, "reg_covar", 0.0)
+    for k in np.flatnonzero(smallest <= floor):
+        owner = (
+            "the shared covariance"
+            if model.covariance_type == "tied"
+            else f"component {k}'s covariance"
+        )
+        reasons.append(
+            f"{owner} has smallest eigenvalue {smallest[k]:.3g}, at most "
+            f"{REG_COVAR_FLOOR_FACTOR:g} * reg_covar = {floor:.3g}"
+        )
+    return "; ".join(reasons)
+
+
 def _check_criterion(criterion, allowed):
     if criterion not in allowed:
         raise ValueError(f"criterion must be one of {allowed}, got {criterion!r}")
 
 
-@dataclass
+@dataclass(repr=False)
 class ModelGrid:
     """The result of :func:`fit_grid`.
 
@@ -124,29 +207,68 @@ class ModelGrid:
     table : structured ndarray of shape (n_models,)
         One row per model, fields ``n_components``, ``covariance_type``,
         ``n_parameters``, ``log_likelihood``, ``bic``, ``aic``, ``icl`` and
-        ``icl_entropy`` (see :func:`information_criteria`).
+        ``icl_entropy`` (see :func:`information_criteria`), then ``failed``
+        (the fit raised; its criteria are NaN), ``degenerate`` (fitted, but
+        flagged by :func:`degeneracy`) and ``reason`` (the error of a failed
+        cell, what :func:`degeneracy` found in a degenerate one, ``''``
+        otherwise).
     models : dict
-        The fitted estimators, keyed by ``(n_components, covariance_type)``.
+        The fitted estimators, keyed by ``(n_components, covariance_type)``;
+        failed cells have none.
     """
 
     table: np.ndarray
     models: dict
 
-    def best(self, criterion="bic"):
+    def _candidates(self, include_degenerate):
+        """Indices of the rows a choice may take: fitted, and sound unless asked."""
+        keep = ~self.table["failed"]
+        if not include_degenerate:
+            keep &= ~self.table["degenerate"]
+        return np.flatnonzero(keep)
+
+    def best(self, criterion="bic", include_degenerate=False):
         """The row with the lowest ``criterion``, one of :data:`CRITERIA`.
 
-        Among tied rows, the first in the table.
+        Failed cells are never chosen; degenerate ones only with
+        ``include_degenerate=True``. Among tied rows, the first in the table.
+
+        Parameters
+        ----------
+        criterion : str, default='bic'
+        include_degenerate : bool, default=False
+            Also consider cells flagged degenerate.
 
         Returns
         -------
         row : numpy.void
             ``row['n_components']``, ``row['covariance_type']``, ...
+
+        Raises
+        ------
+        ValueError
+            When no cell may be chosen.
         """
         _check_criterion(criterion, CRITERIA)
-        return self.table[np.argmin(self.table[criterion])]
+        candidates = self._candidates(include_degenerate)
+        if not candidates.size:
+            message = "No cell of the grid can be chosen: every fit failed"
+            if not include_degenerate:
+                message += (
+                    " or is degenerate; pass include_degenerate=True to choose "
+                    "among the degenerate fits"
+                )
+            raise ValueError(message + ".")
+        values = self.table[criterion][candidates]
+        return self.table[candidates[np.argmin(values)]]
 
-    def choices(self):
+    def choices(self, include_degenerate=False):
         """The model each criterion chooses.
+
+        Parameters
+        ----------
+        include_degenerate : bool, default=False
+            As in :meth:`best`.
 
         Returns
         -------
@@ -154,28 +276,49 @@ class ModelGrid:
             ``{criterion: (n_components, covariance_type)}`` for every
             criterion in :data:`CRITERIA`.
         """
-        return {
-            criterion: (
-                int(self.best(criterion)["n_components"]),
-                str(self.best(criterion)["covariance_type"]),
+        choices = {}
+        for criterion in CRITERIA:
+            row = self.best(criterion, include_degenerate)
+            choices[criterion] = (
+                int(row["n_components"]),
+                str(row["covariance_type"]),
             )
-            for criterion in CRITERIA
-        }
+        return choices
 
-    def best_model(self, criterion="bic"):
-        """The fitted estimator chosen by ``criterion``."""
-        row = self.best(criterion)
+    def best_model(self, criterion="bic", include_degenerate=False):
+        """The fitted estimator chosen by ``criterion`` (see :meth:`best`)."""
+        row = self.best(criterion, include_degenerate)
         return self.models[int(row["n_components"]), str(row["covariance_type"])]
 
     def curve(self, covariance_type, criterion="bic"):
         """``(n_components, values)`` of one criterion for one covariance type.
 
         ``criterion`` is one of :data:`CRITERIA`, ``'log_likelihood'`` or
-        ``'n_parameters'``.
+        ``'n_parameters'``. Every row is included: a failed cell's value is
+        NaN (a gap in a plot), a degenerate cell's is its fitted value.
         """
         _check_criterion(criterion, CRITERIA + ("log_likelihood", "n_parameters"))
         rows = self.table[self.table["covariance_type"] == covariance_type]
         return rows["n_components"], rows[criterion]
+
+    def __repr__(self):
+        """The table as text: one line per model, with the flags and reasons."""
+        lines = [
+            f"{'K':>3} {'covariance':<10} {'p':>5} {'log L':>12} {'BIC':>12}  status"
+        ]
+        for row in self.table:
+            if row["failed"]:
+                status = f"failed: {row['reason']}"
+            elif row["degenerate"]:
+                status = f"degenerate: {row['reason']}"
+            else:
+                status = "ok"
+            lines.append(
+                f"{row['n_components']:>3} {row['covariance_type']:<10} "
+                f"{row['n_parameters']:>5} {row['log_likelihood']:>12.2f} "
+                f"{row['bic']:>12.2f}  {status}"
+            )
+        return "\n".join(lines)
 
 
 def fit_grid(
@@ -203,6 +346,19 @@ def fit_grid(
     ModelGrid
         The tidy table (one row per model) and the fitted models.
 
+    Notes
+    -----
+    A cell whose fit raises the degenerate-covariance error (gmmlib's
+    :class:`gmmlib.covariance.DegenerateCovarianceError`, raised when every
+    start collapsed a component, or scikit-learn's ``ValueError`` with the
+    same message) is recorded as failed: criteria NaN, the message as its
+    ``reason``, no model; the grid goes on. Any other error (an invalid
+    parameter, NaN in ``X``) would fail every cell and is raised. A fitted
+    cell is flagged ``degenerate`` with the reason that :func:`degeneracy`
+    gives. :meth:`ModelGrid.best`, :meth:`ModelGrid.choices` and
+    :meth:`ModelGrid.best_model` skip failed cells, and degenerate ones unless
+    ``include_degenerate=True``.
+
     Examples
     --------
     >>> from gmmlib.datasets import make_blobs_mixture
@@ -212,13 +368,24 @@ def fit_grid(
     2
     """
     X = np.asarray(X)
+    n_samples, n_features = X.shape
     rows, models = [], {}
     for covariance_type in covariance_types:
         for k in n_components:
             model = estimator(
                 n_components=k, covariance_type=covariance_type, **options
-            ).fit(X)
+            )
+            try:
+                model.fit(X)
+            except ValueError as error:
+                if not _is_degenerate_covariance_error(error):
+                    raise
+                p = n_mixture_parameters(covariance_type, k, n_features)
+                criteria = (np.nan,) * 5  # log_likelihood, bic, aic, icl, icl_entropy
+                rows.append((k, covariance_type, p, *criteria, True, False, str(error)))
+                continue
             criteria = information_criteria(model, X)
+            reason = degeneracy(model, n_samples)
             rows.append(
                 (
                     k,
@@ -229,10 +396,22 @@ def fit_grid(
                     criteria["aic"],
                     criteria["icl"],
                     criteria["icl_entropy"],
+                    False,
+                    bool(reason),
+                    reason,
                 )
             )
             models[k, covariance_type] = model
-    return ModelGrid(np.array(rows, dtype=GRID_DTYPE), models)
+    width = max([1] + [len(row[-1]) for row in rows])
+    dtype = np.dtype(GRID_FIELDS + [("reason", f"U{width}")])
+    return ModelGrid(np.array(rows, dtype=dtype), models)
+
+
+def _is_degenerate_covariance_error(error):
+    """gmmlib's error for a collapsed component, or scikit-learn's (the same text)."""
+    return isinstance(error, DegenerateCovarianceError) or (
+        DEGENERATE_COVARIANCE_MESSAGE in str(error)
+    )
 
 
 def mclust_bic(bic):

@@ -5,6 +5,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from gmmlib.covariance import (
+    DEGENERATE_COVARIANCE_MESSAGE,
+    DegenerateCovarianceError,
     covariances_from_cholesky,
     precision_cholesky_from_covariances,
     precisions_from_cholesky,
@@ -77,6 +79,21 @@ def test_a_variance_at_the_rounding_floor_is_degenerate(covariance_type):
         "positive definite, or singular to",
     ):
         precision_cholesky_from_covariances(covariances, covariance_type, floor=1e-15)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_the_degenerate_error_is_a_value_error_naming_its_component(covariance_type):
+    """scikit-learn's message and type (ValueError), and the component as an attribute."""
+    covariances = {
+        "full": np.stack([np.eye(2), np.zeros((2, 2))]),
+        "diag": np.array([[1.0, 1.0], [1.0, 0.0]]),
+        "spherical": np.array([1.0, 0.0]),
+    }[covariance_type]
+    with pytest.raises(DegenerateCovarianceError) as error:
+        precision_cholesky_from_covariances(covariances, covariance_type)
+    assert isinstance(error.value, ValueError)
+    assert error.value.component == 1
+    assert str(error.value).startswith(DEGENERATE_COVARIANCE_MESSAGE)
 
 
 def test_rounding_floor_scales_with_the_second_moments(covariance_type):

@@ -5,10 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-from gmmlib import GaussianMixture
+import gmmlib
+from gmmlib import DegenerateCovarianceError, DegenerateStartWarning, GaussianMixture
 from gmmlib.covariance import COVARIANCE_TYPES
 
 RNG = np.random.default_rng(0)
@@ -110,3 +111,94 @@ def test_two_points_in_the_plane_collapse_even_when_cholesky_succeeds():
     # The same data with the default regularisation fits soundly.
     regularised = quiet_fit(GaussianMixture(2, **start), X)
     assert regularised.converged_ and np.all(np.isfinite(regularised.covariances_))
+
+
+# ---------------------------------------------------------------- failed starts
+def clouds_with_duplicates():
+    """Two unit clouds 8 apart and four copies of one point between them.
+
+    Without regularisation, EM from some k-means starts pulls a component onto
+    the four identical points, where its covariance collapses; from others
+    the copies stay in a component of about ten points. With
+    ``random_state=7`` and ``n_init=3``, starts 0 and 1 end in such fits
+    (their smallest effective count is 9.9, their smallest eigenvalue 0.43)
+    and start 2 collapses component 2, under every kernel, thread count and
+    block size tried: the collapse is EM's attractor, not a rounding accident.
+    """
+    rng = np.random.default_rng(0)
+    return np.vstack(
+        [
+            rng.normal(size=(60, 2)),
+            rng.normal(size=(60, 2)) + [8.0, 0.0],
+            np.tile([[4.0, 1.0]], (4, 1)),
+        ]
+    )
+
+
+def test_a_collapsing_start_is_discarded_with_a_warning():
+    X = clouds_with_duplicates()
+    options = dict(reg_covar=0.0, random_state=7)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = GaussianMixture(3, n_init=3, **options).fit(X)
+    failed = [w for w in caught if issubclass(w.category, DegenerateStartWarning)]
+    assert len(failed) == 1
+    assert str(failed[0].message).startswith(
+        "Initialization 2 of 3 was discarded: the covariance of component 2 is "
+        "not positive definite, or singular to working precision (a collapsed "
+        "component)."
+    )
+    assert failed[0].filename == __file__  # points at the caller of fit
+    # Starts 0 and 1 draw the same random numbers with n_init=2: the fit kept
+    # is the better of them, the same computation, bit for bit.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateStartWarning)
+        two_starts = GaussianMixture(3, n_init=2, **options).fit(X)
+    assert model.lower_bound_ == two_starts.lower_bound_
+    assert_array_equal(model.means_, two_starts.means_)
+    assert_array_equal(model.covariances_, two_starts.covariances_)
+
+
+def test_the_warning_is_a_user_warning_exported_by_gmmlib():
+    assert issubclass(DegenerateStartWarning, UserWarning)
+    assert issubclass(DegenerateCovarianceError, ValueError)
+    assert {"DegenerateStartWarning", "DegenerateCovarianceError"} <= set(
+        gmmlib.__all__
+    )
+
+
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_every_start_failing_raises(covariance_type, n_init):
+    """One-hot starts on single rows: every first M-step has zero covariances."""
+    X = clouds_with_duplicates()
+    model = GaussianMixture(
+        3,
+        covariance_type=covariance_type,
+        init_params="random_from_data",
+        reg_covar=0.0,
+        n_init=n_init,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateStartWarning)  # none is issued
+        with pytest.raises(
+            DegenerateCovarianceError, match="ill-defined empirical covariance"
+        ) as error:
+            model.fit(X)
+    # n_init=1 raises the error of the one run, as before; several starts say
+    # that all of them failed.
+    assert str(error.value).endswith(
+        "All 3 initializations failed." if n_init == 3 else "working precision."
+    )
+    assert not hasattr(model, "means_")
+
+
+def test_a_failing_warm_start_raises():
+    """A warm start is one run: if it collapses, fit raises (no other start to keep)."""
+    X = clouds_with_duplicates()
+    model = GaussianMixture(2, warm_start=True, n_init=3, random_state=0).fit(X)
+    model.set_params(reg_covar=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateStartWarning)
+        with pytest.raises(DegenerateCovarianceError, match="ill-defined"):
+            model.fit(np.ones((20, 2)))  # every point identical

@@ -1,16 +1,26 @@
 """gmmlib.model_selection: the grid of BIC, AIC and ICL, checked against scikit-learn."""
 
+import re
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-from gmmlib.covariance import COVARIANCE_TYPES, full_covariances
+from gmmlib import DegenerateStartWarning, GaussianMixture
+from gmmlib.covariance import (
+    COVARIANCE_TYPES,
+    DEGENERATE_COVARIANCE_MESSAGE,
+    full_covariances,
+)
 from gmmlib.datasets import make_blobs_mixture, make_mixture
 from gmmlib.free_energy import entropy
 from gmmlib.model_selection import (
     CRITERIA,
+    REG_COVAR_FLOOR_FACTOR,
+    degeneracy,
     fit_grid,
     information_criteria,
     map_classification_loss,
@@ -256,3 +266,150 @@ def test_curve_accepts_every_numeric_column(blobs):
         ks, values = grid.curve("full", name)
         assert_array_equal(ks, [1, 2])
         assert_array_equal(values, grid.table[name])
+
+
+# ------------------------------------------------- failed and degenerate cells
+def two_clouds_and(extra):
+    """Two unit clouds 8 apart (120 points) and a few extra points far above them."""
+    rng = np.random.default_rng(0)
+    clouds = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + [8, 0]])
+    return np.vstack([clouds, extra])
+
+
+@pytest.mark.parametrize("estimator", [GaussianMixture, SklearnGaussianMixture])
+def test_a_failed_cell_is_recorded_and_the_grid_goes_on(estimator):
+    """Five copies of one point, 30 away: k-means gives them a component of their
+    own for K >= 2, whose covariance is zero without reg_covar; K = 1 fits.
+
+    The copies are moved to the origin, where the mean scikit-learn computes,
+    0 / (N_k + 10 eps), is exactly 0 and so is their covariance: elsewhere
+    that mean is off by rounding, and whether the Cholesky factorisation of
+    the resulting rank-one matrix of size 1e-30 fails depends on the BLAS
+    kernel (gmmlib's rounding floor rejects it under every kernel).
+    """
+    X = two_clouds_and(np.tile([[4.0, 30.0]], (5, 1))) - [4.0, 30.0]
+    grid = fit_grid(
+        X, range(1, 4), ["full"], estimator=estimator, reg_covar=0.0, random_state=0
+    )
+    table = grid.table
+    assert_array_equal(table["n_components"], [1, 2, 3])
+    assert_array_equal(table["failed"], [False, True, True])
+    assert not table["degenerate"].any()
+    assert table["reason"][0] == ""
+    for row in table[1:]:
+        assert str(row["reason"]).startswith(DEGENERATE_COVARIANCE_MESSAGE)
+        for name in CRITERIA + ("log_likelihood",):
+            assert np.isnan(row[name]), name
+    # The parameter count belongs to the model, not to the fit.
+    assert_array_equal(table["n_parameters"], [5, 11, 17])
+    assert set(grid.models) == {(1, "full")}
+    assert grid.choices() == {criterion: (1, "full") for criterion in CRITERIA}
+    assert grid.best_model() is grid.models[1, "full"]
+    _, bic = grid.curve("full")
+    assert_array_equal(np.isnan(bic), [False, True, True])
+    text = repr(grid)
+    assert text.count("failed: Fitting the mixture model failed") == 2
+
+
+def test_a_failed_start_among_several_is_not_a_failed_cell():
+    """The cell keeps the best of the starts that succeeded (see test_degenerate_data)."""
+    X = two_clouds_and(np.tile([[4.0, 1.0]], (4, 1)))
+    with pytest.warns(DegenerateStartWarning, match="Initialization 2 of 3"):
+        grid = fit_grid(X, [3], ["full"], reg_covar=0.0, n_init=3, random_state=7)
+    assert not grid.table["failed"][0]
+
+
+def test_other_errors_are_raised_not_recorded(blobs):
+    """An invalid parameter would fail every cell: it is an error in the call."""
+    with pytest.raises(ValueError, match="reg_covar"):
+        fit_grid(blobs, [1, 2], ["full"], reg_covar=-1.0)
+
+
+def test_degenerate_cells_are_flagged_and_skipped_unless_asked():
+    """Two points far from the clouds: from K = 3 on, k-means gives them a component
+    (two effective points, fewer than d + 1 = 3); for 'full' its covariance is
+    rank one plus reg_covar, so its smallest eigenvalue is reg_covar itself."""
+    X = two_clouds_and([[4.0, 30.0], [5.0, 31.0]])
+    grid = fit_grid(X, range(1, 5), ["full", "diag"], random_state=0)
+    table = grid.table
+    assert not table["failed"].any()
+    assert_array_equal(table["degenerate"], table["n_components"] >= 3)
+    few_points = r"component \d holds 2 effective points, fewer than d \+ 1 = 3"
+    at_floor = (
+        r"component \d's covariance has smallest eigenvalue 1e-06, at most "
+        r"10 \* reg_covar = 1e-05"
+    )
+    for row in table[table["degenerate"]]:
+        assert re.search(few_points, str(row["reason"]))
+        # A diagonal covariance of two points is not singular: only 'full' is
+        # at the floor.
+        assert bool(re.search(at_floor, str(row["reason"]))) == (
+            row["covariance_type"] == "full"
+        )
+    assert set(table["reason"][~table["degenerate"]]) == {""}
+    # The spike on two points has the best BIC of all; it is skipped unless
+    # asked for. BICs: 924 (K = 3, degenerate), 1114 (K = 2 full), 1120 (K = 2
+    # diag): gaps of hundreds and of 6.6, far beyond any rounding.
+    sound = {criterion: (2, "full") for criterion in CRITERIA}
+    assert grid.choices() == sound
+    assert grid.choices(include_degenerate=True) == {
+        criterion: (3, "full") for criterion in CRITERIA
+    }
+    assert grid.best_model() is grid.models[2, "full"]
+    assert grid.best_model(include_degenerate=True) is grid.models[3, "full"]
+    assert int(grid.best("bic", include_degenerate=True)["n_components"]) == 3
+    assert repr(grid).count("degenerate: component") == 4
+
+
+def test_no_cell_to_choose_is_a_clear_error():
+    X = two_clouds_and([[4.0, 30.0], [5.0, 31.0]])
+    grid = fit_grid(X, [3], ["full"], random_state=0)
+    with pytest.raises(ValueError, match="pass include_degenerate=True"):
+        grid.best()
+    assert grid.best(include_degenerate=True)["n_components"] == 3
+    failed = fit_grid(
+        X, [3], ["full"], reg_covar=0.0, init_params="random_from_data", random_state=0
+    )
+    with pytest.raises(ValueError, match="every fit failed.$"):
+        failed.choices(include_degenerate=True)
+
+
+def fitted(weights, covariances, covariance_type, reg_covar=1e-6):
+    """What degeneracy reads from a fitted mixture, and nothing else."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return SimpleNamespace(
+        weights_=weights,
+        means_=np.zeros((len(weights), 2)),
+        covariances_=np.asarray(covariances, dtype=np.float64),
+        covariance_type=covariance_type,
+        reg_covar=reg_covar,
+    )
+
+
+def test_degeneracy_thresholds_are_inclusive_at_the_floor():
+    """N_k < d + 1 and lambda_min <= 10 reg_covar, checked at their boundaries.
+
+    The counts are exact binary fractions of n = 128, and the diagonal
+    covariances are their own eigenvalues, so no rounding moves a boundary.
+    """
+    n = 128
+    floor = REG_COVAR_FLOOR_FACTOR * 1e-6
+    sound = [[1.0, 1.0], [1.0, 1.0]]
+    assert degeneracy(fitted([3 / n, 125 / n], sound, "diag"), n) == ""
+    reason = degeneracy(fitted([2.5 / n, 125.5 / n], sound, "diag"), n)
+    assert reason == "component 0 holds 2.5 effective points, fewer than d + 1 = 3"
+    assert (
+        degeneracy(fitted([0.5, 0.5], [[1.0, 1.01 * floor], sound[1]], "diag"), n) == ""
+    )
+    reason = degeneracy(fitted([0.5, 0.5], [sound[0], [floor, 1.0]], "diag"), n)
+    assert reason == (
+        "component 1's covariance has smallest eigenvalue 1e-05, at most "
+        "10 * reg_covar = 1e-05"
+    )
+    tied = degeneracy(fitted([0.5, 0.5], np.diag([1.0, floor]), "tied"), n)
+    assert tied.startswith("the shared covariance has smallest eigenvalue")
+    spherical = degeneracy(fitted([0.5, 0.5], [floor, 1.0], "spherical"), n)
+    assert spherical.startswith("component 0's covariance")
+    # Without regularisation only the count can flag a fit.
+    tiny = fitted([0.5, 0.5], [1e-12, 1.0], "spherical", reg_covar=0.0)
+    assert degeneracy(tiny, n) == ""
