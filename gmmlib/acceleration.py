@@ -12,9 +12,9 @@ that finishes"). SQUAREM takes two EM steps, :math:`\theta_1 = F(\theta_0)` and
 (scheme S3; :math:`\alpha = 1` gives :math:`\theta_2`), then takes one more EM
 step from :math:`\theta'` to stabilise it. The safeguard of the reference
 implementation (R package SQUAREM, with no allowed increase of the objective)
-keeps the result only if its log-likelihood is at least that of
-:math:`\theta_0`; otherwise the cycle returns :math:`\theta_2`, two plain EM
-steps, and the largest step shrinks (or :math:`\theta_0` itself if even those
+keeps the result only if its log-likelihood (its log-posterior for MAP EM,
+:mod:`gmmlib.priors`) is at least that of :math:`\theta_0`; otherwise the
+cycle returns :math:`\theta_2`, two plain EM steps, and the largest step shrinks (or :math:`\theta_0` itself if even those
 lowered it, which ``reg_covar`` can cause by a hair near convergence). So the
 log-likelihood never decreases and the fixed points are EM's. :math:`\alpha_{\max}` starts at 1 and grows by a
 factor of 4 each time a step reaches it.
@@ -102,6 +102,11 @@ class Squarem:
     m_step : callable
         ``m_step(stats, params) -> MixtureParameters``: EM's or a generalized-EM
         M-step.
+    objective : callable, optional
+        ``objective(stats, params) -> float``, the function EM climbs, which
+        the safeguard compares: by default the log-likelihood
+        ``stats.log_likelihood``; the log-posterior for MAP EM
+        (:mod:`gmmlib.priors`).
 
     Attributes
     ----------
@@ -112,9 +117,14 @@ class Squarem:
         extrapolation is skipped), for comparisons with plain EM.
     """
 
-    def __init__(self, e_step, m_step):
+    def __init__(self, e_step, m_step, objective=None):
         self.e_step = e_step
         self.m_step = m_step
+        self.objective = (
+            (lambda stats, params: stats.log_likelihood)
+            if objective is None
+            else objective
+        )
         self.step_max = 1.0
         self.n_e_steps = 0
 
@@ -160,7 +170,7 @@ class Squarem:
             except ValueError:  # the jump left the valid mixtures
                 new_stats = None
             if new_stats is None or not (
-                new_stats.log_likelihood >= stats.log_likelihood
+                self.objective(new_stats, new) >= self.objective(stats, params)
             ):
                 if alpha == self.step_max:
                     self.step_max = max(1.0, self.step_max / STEP_GROWTH)
@@ -170,8 +180,7 @@ class Squarem:
             self.step_max *= STEP_GROWTH
         return result
 
-    @staticmethod
-    def _not_below(stats, params, second, second_stats):
+    def _not_below(self, stats, params, second, second_stats):
         """Two EM steps, or the start if they lowered the log-likelihood.
 
         Exact EM never lowers it, but EM with ``reg_covar > 0`` maximises a
@@ -179,6 +188,6 @@ class Squarem:
         ``reg_covar`` times the curvature (seen: 6e-12 per sample). The cycle
         then makes no progress, which the stopping rule reads as converged.
         """
-        if second_stats.log_likelihood >= stats.log_likelihood:
+        if self.objective(second_stats, second) >= self.objective(stats, params):
             return second, second_stats
         return params, stats

@@ -3,7 +3,8 @@
 The estimator follows scikit-learn's ``sklearn.mixture.GaussianMixture``
 (same constructor, attributes and methods) and adds ``history_``, the mean
 log-likelihood before and after every M-step, ``sample_weight`` in ``fit``,
-generalized-EM M-steps, missing values, dask arrays and ``partial_fit``. The
+generalized-EM M-steps, missing values, dask arrays, ``partial_fit`` and MAP
+EM with mclust's conjugate prior (``prior``, :mod:`gmmlib.priors`). The
 fitting driver and the predictions are :class:`gmmlib.mixture.BaseMixture`'s;
 the E-step and M-step live in :mod:`gmmlib.em_steps` and :mod:`gmmlib.gem`.
 """
@@ -26,6 +27,7 @@ from .em_steps import MixtureParameters, m_step, parameters_from_model
 from .gem import M_STEPS
 from .mixture import BaseMixture
 from .online import StepwiseEM
+from .priors import ConjugatePrior, log_prior, map_m_step, resolve_prior
 from .validation import check_means, check_n_samples, check_precisions, check_weights
 
 
@@ -94,6 +96,25 @@ class GaussianMixture(BaseMixture):
         log-likelihood did not decrease. An iteration is then one cycle, of up
         to four E-steps; ``history_`` still never decreases, and the fixed
         points are EM's.
+    prior : None, 'default', dict or ConjugatePrior, default=None
+        None fits by maximum likelihood. Otherwise EM finds a posterior mode
+        (MAP EM) under the conjugate prior of :mod:`gmmlib.priors`, as R's
+        mclust does with ``prior = priorControl()`` (Fraley and Raftery 2007):
+        'default' takes mclust's hyperparameters from the data and
+        ``n_components`` (:func:`gmmlib.priors.default_prior`); a dict replaces
+        some of them (keys 'shrinkage', 'mean', 'degrees_of_freedom',
+        'scale'); a :class:`gmmlib.priors.ConjugatePrior` gives them all. The
+        weights get no prior. ``reg_covar`` is still added to every covariance
+        after the posterior mode; with ``reg_covar=0`` the M-step is the exact
+        maximiser of :math:`Q + \\log p(\\Theta)` and ``fit`` reproduces
+        mclust's estimates. ``tol``, ``lower_bound_`` and ``history_`` then
+        follow the mean log-posterior (see ``lower_bound_``), which never
+        decreases; :meth:`score`, :meth:`score_samples`, :meth:`bic` and
+        :meth:`aic` still use the log-likelihood. Works with
+        ``acceleration='squarem'``, ``missing_values='marginalize'`` (the
+        default hyperparameters then come from the data with each NaN
+        replaced by its column mean) and dask arrays; not with
+        ``m_step='ecm'`` or ``'gradient'``, nor with :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -111,13 +132,20 @@ class GaussianMixture(BaseMixture):
         EM iterations of the best initialisation.
     lower_bound_ : float
         Mean log-likelihood of the best initialisation at the parameters of its
-        last E-step (scikit-learn's convention).
+        last E-step (scikit-learn's convention). With a ``prior``, the mean
+        log-posterior :math:`(\\sum_n w_n \\log p(x_n \\mid \\Theta) + \\log
+        p(\\Theta)) / \\sum_n w_n` there instead (``log p(Theta)`` from
+        :func:`gmmlib.priors.log_prior`, normalising constants included), and
+        the best initialisation is the one with the highest such value.
     lower_bounds_ : list of float
         ``lower_bound_`` after each iteration of the best initialisation.
     history_ : structured ndarray of shape (n_iter_,)
         Fields ``iteration``, ``log_likelihood_before`` (mean log-likelihood at
         the parameters the M-step started from) and ``log_likelihood_after``
-        (at the parameters it produced).
+        (at the parameters it produced). With a ``prior`` both fields hold the
+        mean log-posterior of ``lower_bound_``.
+    prior_ : ConjugatePrior or None
+        The hyperparameters used (None without a ``prior``).
     n_features_in_ : int
         Number of features seen in ``fit``.
     n_steps_ : int
@@ -133,6 +161,7 @@ class GaussianMixture(BaseMixture):
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="neither")],
         "acceleration": [StrOptions({"squarem"}), None],
+        "prior": [StrOptions({"default"}), dict, ConjugatePrior, None],
     }
 
     def __init__(
@@ -158,6 +187,7 @@ class GaussianMixture(BaseMixture):
         learning_offset=2.0,
         stopping="change",
         acceleration=None,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -179,10 +209,19 @@ class GaussianMixture(BaseMixture):
         self.learning_offset = learning_offset
         self.stopping = stopping
         self.acceleration = acceleration
+        self.prior = prior
 
     # ------------------------------------------------- what BaseMixture asks for
     def _prepare_fit(self, data):
         self._stepwise = None  # fit discards partial_fit's running statistics
+        if self.prior is not None and self.m_step != "exact":
+            raise ValueError(
+                f"prior={self.prior!r} needs m_step='exact' (the posterior mode); "
+                f"got m_step={self.m_step!r}."
+            )
+        self.prior_ = resolve_prior(
+            self.prior, data, self.n_components, self.covariance_type
+        )
 
     def _initial_state(self, data, random_state):
         """Parameters to start EM from: the given ones, the rest from an M-step.
@@ -193,11 +232,13 @@ class GaussianMixture(BaseMixture):
         starting = self._checked_starting_parameters(data.n_features)
         params = None
         if any(value is None for value in starting.values()):
-            params = m_step(
-                self._starting_statistics(data, random_state),
-                self.covariance_type,
-                self.reg_covar,
-            )
+            stats = self._starting_statistics(data, random_state)
+            if self.prior_ is None:
+                params = m_step(stats, self.covariance_type, self.reg_covar)
+            else:
+                params = map_m_step(
+                    stats, self.prior_, self.covariance_type, self.reg_covar
+                )
         weights = params.weights if starting["weights"] is None else starting["weights"]
         means = params.means if starting["means"] is None else starting["means"]
         if starting["precisions"] is None:
@@ -240,17 +281,31 @@ class GaussianMixture(BaseMixture):
         return params, None
 
     def _m_step(self, stats, params):
+        if self.prior_ is not None:
+            return map_m_step(stats, self.prior_, self.covariance_type, self.reg_covar)
         return M_STEPS[self.m_step](stats, params, self.reg_covar)
 
     def _iteration(self, data):
         """EM's step, or a SQUAREM cycle of EM steps when ``acceleration='squarem'``."""
         if self.acceleration is None:
             return super()._iteration(data)
-        return Squarem(lambda params: self._e_step(data, params), self._m_step).cycle
+        return Squarem(
+            lambda params: self._e_step(data, params),
+            self._m_step,
+            lambda stats, params: self._objective(stats, params),
+        ).cycle
+
+    def _objective(self, stats, params):
+        """The mean log-likelihood, or with a prior the mean log-posterior, at ``params``."""
+        if self.prior_ is None:
+            return stats.mean_log_likelihood
+        return (stats.log_likelihood + log_prior(params, self.prior_)) / (
+            stats.total_weight
+        )
 
     def _lower_bound(self, stats, params, new_params):
-        """The mean log-likelihood at the parameters the M-step started from."""
-        return stats.mean_log_likelihood
+        """:meth:`_objective` at the parameters the M-step started from."""
+        return self._objective(stats, params)
 
     def _set_state(self, params, dtype):
         self.weights_ = params.weights.astype(dtype)
@@ -292,6 +347,13 @@ class GaussianMixture(BaseMixture):
             the parameters of its E-step.
         """
         self._validate_params()
+        if self.prior is not None:
+            raise ValueError(
+                "partial_fit does not support a prior: its running statistics "
+                "are averages, on a different scale from the prior's counts. "
+                "Use fit, or prior=None."
+            )
+        self.prior_ = None
         fitted = hasattr(self, "means_")
         data = data_source(
             self, X, sample_weight, missing_values=self.missing_values, reset=not fitted
@@ -324,7 +386,13 @@ class GaussianMixture(BaseMixture):
         )
 
     def bic(self, X):
-        r"""Bayesian information criterion, :math:`-2 \log L + p \log n` (lower is better)."""
+        r"""Bayesian information criterion, :math:`-2 \log L + p \log n` (lower is better).
+
+        With a ``prior`` too, :math:`\log L` is the log-likelihood at the
+        fitted (MAP) parameters and :math:`p` the same count of free
+        parameters: mclust's convention (its BIC with ``priorControl()`` is
+        :math:`2 \log L - p \log n`, the same number with the opposite sign).
+        """
         n_samples = len(X)
         return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
             n_samples

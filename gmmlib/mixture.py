@@ -25,6 +25,10 @@ parameters for :class:`gmmlib.GaussianMixture`, the variational posterior for
 ``_lower_bound(stats, state, new_state)``
     The objective that ``tol`` watches, for the iteration that went from
     ``state`` (whose E-step gave ``stats``) to ``new_state``.
+``_objective(stats, state)``
+    What ``history_`` records at a state whose E-step gave ``stats``: by
+    default the mean log-likelihood (the mean log-posterior for
+    :class:`gmmlib.GaussianMixture` with a prior).
 ``_set_state(state, dtype)``
     The fitted attributes.
 
@@ -234,6 +238,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _e_step(self, data, state):
         return data.e_step(*self._parameters(state))
 
+    def _objective(self, stats, state):
+        """What ``history_`` records at ``state``: the mean log-likelihood."""
+        return stats.mean_log_likelihood
+
     def _iteration(self, data):
         """The step from a state and its E-step to the next state and its E-step.
 
@@ -268,7 +276,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 new_state, new_stats = step(state, stats)
                 bounds.append(self._lower_bound(stats, state, new_state))
                 history.append(
-                    (n_iter, stats.mean_log_likelihood, new_stats.mean_log_likelihood)
+                    (
+                        n_iter,
+                        self._objective(stats, state),
+                        self._objective(new_stats, new_state),
+                    )
                 )
                 state, stats = new_state, new_stats
                 self._print_verbose_iter_end(n_iter, bounds[-1] - bounds[-2])
