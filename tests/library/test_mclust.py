@@ -35,7 +35,16 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris
 
 from gmmlib import GaussianMixture
-from gmmlib.datasets import load_old_faithful
+from gmmlib.datasets import load_old_faithful, make_blobs_mixture
+from gmmlib.hierarchical import (
+    MODELS,
+    SUBSET_ROWS,
+    hierarchical_merges,
+    hierarchical_subset,
+    partition,
+    svd_transform,
+    vvv_alpha,
+)
 from gmmlib.model_selection import mclust_bic
 
 pytestmark = requires_mclust
@@ -97,10 +106,11 @@ def mclust_results(name):
 
 def mclust_parameters(results, key, covariance_type, n_features):
     """weights, means and covariances in gmmlib's layout for ``covariance_type``."""
-    weights = results[f"{key}_pro"].ravel()
-    means = results[f"{key}_mean"]
+    prefix = f"{key}_" if key else ""
+    weights = results[f"{prefix}pro"].ravel()
+    means = results[f"{prefix}mean"]
     n_components = len(weights)
-    sigma = results[f"{key}_sigma"].reshape(
+    sigma = results[f"{prefix}sigma"].reshape(
         n_components, n_features, n_features, order="F"
     )
     covariances = {
@@ -181,3 +191,180 @@ def test_parameter_counts_and_bic_match_mclust(name, n_components, covariance_ty
     )
     assert model._n_parameters() == results[f"{key}_nparams"][0, 0]
     assert_allclose(mclust_bic(model.bic(X)), results[f"{key}_bic"][0, 0], rtol=RTOL)
+
+
+# ------------------------------------------- the hierarchical start: hc(), hclass()
+
+#: mclust's data sets beside faithful and iris, read from R's mclust package.
+MCLUST_DATA = r"""
+out("diabetes", data.matrix(diabetes[, -1]))
+out("banknote", data.matrix(banknote[, -1]))
+out("wreath", wreath)
+"""
+HC_DATASETS = ("faithful", "iris", "diabetes", "banknote", "wreath")
+
+#: For each model: the transformed data hc() clusters, its merges (1-based
+#: labels, one merge per row), hclass for G = 1..9; and hcVVV's alpha.
+HC = r"""
+for (model in c("VVV", "EII")) {
+  tree <- hc(X, modelName = model, use = "SVD")
+  out(paste0("Z_", model), attr(tree, "data"))
+  out(paste0("merges_", model), t(tree))
+  out(paste0("classes_", model), hclass(tree, 1:9))
+}
+Z <- attr(tree, "data")
+out("alpha", mclust:::traceW(Z / sqrt(nrow(Z) * ncol(Z))))
+"""
+
+
+@functools.cache
+def hc_data(name):
+    if name in DATASETS:
+        return DATASETS[name]()
+    return run_mclust(MCLUST_DATA)[name]
+
+
+@functools.cache
+def mclust_hc(name):
+    """X and mclust's hc() outputs for one data set."""
+    X = hc_data(name)
+    return X, run_mclust(HC, X=X)
+
+
+def mclust_merges(results, model):
+    return results[f"merges_{model}"].astype(int) - 1
+
+
+def mclust_classes(results, model):
+    return results[f"classes_{model}"].astype(int) - 1
+
+
+#: mclust 6.0's hcVVV keeps the Cholesky factor of each merged cluster's
+#: scatter matrix for later merges, but stores the factor's first row in
+#: every row it keeps, so a cluster of 3 or more points that is read back
+#: carries another matrix than its scatter matrix. gmmlib uses the scatter
+#: matrix. On wreath this changes mclust's last 3 merges (of 999): the
+#: partitions into 2 and 3 classes. (A transcription of mclust's Fortran that
+#: stores row k as row k reproduces gmmlib's merges there.)
+VVV_WREATH_EQUAL_MERGES = 996
+
+
+@pytest.mark.parametrize("name", HC_DATASETS)
+def test_svd_transform_matches_mclust(name):
+    """hcUse = "SVD": Z = X~ V D^(-1/2), equal up to the signs of the columns."""
+    X, results = mclust_hc(name)
+    ours, theirs = svd_transform(X), results["Z_VVV"]
+    signs = np.sign(np.sum(ours * theirs, axis=0))
+    # Two backward-stable SVDs (LAPACK's gesdd in numpy's OpenBLAS and in R's
+    # reference LAPACK) of standardised matrices whose smallest singular
+    # value is at least 8e-2 of the largest (wreath: two nearly equal ones,
+    # 1% apart, so its singular vectors move by u / 1e-2): differences of
+    # order n u / 1e-2 = 2e-11 at most. Largest seen across
+    # kernels/threads/blocks: 9.0e-14 (of the largest entry); bound 1e-10.
+    assert_allclose(ours * signs, theirs, rtol=0, atol=1e-10 * np.abs(theirs).max())
+
+
+@pytest.mark.parametrize("name", HC_DATASETS)
+def test_vvv_alpha_is_mclusts_to_the_last_bit(name):
+    """hcVVV's alpha, traceW(Z / sqrt(n p)), summed in mclust's order."""
+    _, results = mclust_hc(name)
+    assert vvv_alpha(results["Z_VVV"]) == results["alpha"][0, 0]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("name", HC_DATASETS)
+def test_merges_match_mclust_on_its_transformed_data(name, model):
+    """From mclust's own Z, every merge is mclust's, ties included.
+
+    The first merges (duplicated rows, pairs of single points) are computed
+    with mclust's arithmetic, so that exact ties stay ties and are broken by
+    mclust's scan order.
+    """
+    _, results = mclust_hc(name)
+    merges, _ = hierarchical_merges(results[f"Z_{model}"], model)
+    expected = mclust_merges(results, model)
+    if (name, model) == ("wreath", "VVV"):
+        n_equal = VVV_WREATH_EQUAL_MERGES
+        assert_array_equal(merges[:n_equal], expected[:n_equal])
+    else:
+        assert_array_equal(merges, expected)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("name", HC_DATASETS)
+def test_partitions_match_hclass(name, model):
+    """gmmlib's own transform and merges: mclust's classes for G = 1..9.
+
+    With EII, exact ties (faithful and iris lie on grids, so many pairs of
+    points are equally far apart) are broken by the last bits of Z, which
+    differ between the two SVDs: the order of tied merges can differ, the
+    partitions into up to 9 classes do not.
+    """
+    X, results = mclust_hc(name)
+    merges, _ = hierarchical_merges(svd_transform(X), model)
+    expected = mclust_classes(results, model)
+    for n_clusters in range(1, 10):
+        if (name, model) == ("wreath", "VVV") and n_clusters in (2, 3):
+            continue  # VVV_WREATH_EQUAL_MERGES
+        assert_array_equal(
+            partition(merges, n_clusters),
+            expected[:, n_clusters - 1],
+            err_msg=f"G = {n_clusters}",
+        )
+
+
+@pytest.mark.parametrize("name", ["faithful", "iris", "diabetes", "banknote"])
+def test_vvv_merges_match_mclust_from_gmmlibs_transform(name):
+    """VVV from gmmlib's own Z: every merge is mclust's."""
+    X, results = mclust_hc(name)
+    merges, _ = hierarchical_merges(svd_transform(X), "VVV")
+    assert_array_equal(merges, mclust_merges(results, "VVV"))
+
+
+@pytest.mark.parametrize("n_components", N_COMPONENTS)
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_hierarchical_start_is_mclusts(name, n_components, covariance_type):
+    """init_params='hierarchical' starts where mclust's mstep(hclass(hc())) does."""
+    X, results = mclust_results(name)
+    key = f"{MCLUST_MODELS[covariance_type]}_{n_components}_start"
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        init_params="hierarchical",
+        reg_covar=0.0,
+        max_iter=0,
+    ).fit(X)
+    weights, means, covariances = mclust_parameters(
+        results, key, covariance_type, X.shape[1]
+    )
+    # One M-step on the same classes in two implementations: rounding only
+    # (n u = 3e-14 for sums of n = 272 terms). Covered by RTOL.
+    assert_close(model.weights_, weights, "weights")
+    assert_close(model.means_, means, "means")
+    assert_close(model.covariances_, covariances, "covariances")
+
+
+#: Mclust on more than mclust.options("subset") = 2000 rows: hc on a random
+#: subset, mstep on that subset. The same subset is given to both.
+SUBSET_START = r"""
+rows <- as.integer(ROWS[, 1]) + 1L
+classes <- hclass(hc(X[rows, ], modelName = "VVV", use = "SVD"), 3)
+start <- mstep(modelName = "VVV", data = X[rows, ], z = unmap(classes))
+out("pro", start$parameters$pro)
+out("mean", t(start$parameters$mean))
+out("sigma", matrix(aperm(start$parameters$variance$sigma, c(3, 1, 2)), 3))
+"""
+
+
+def test_hierarchical_start_on_a_subset_is_mclusts():
+    X, _ = make_blobs_mixture(2400, n_components=3, random_state=0)
+    rows = hierarchical_subset(len(X), np.random.RandomState(0))
+    assert len(rows) == SUBSET_ROWS
+    results = run_mclust(SUBSET_START, X=X, ROWS=rows)
+    model = GaussianMixture(
+        3, init_params="hierarchical", reg_covar=0.0, max_iter=0, random_state=0
+    ).fit(X)
+    weights, means, covariances = mclust_parameters(results, "", "full", 2)
+    assert_close(model.weights_, weights, "weights")
+    assert_close(model.means_, means, "means")
+    assert_close(model.covariances_, covariances, "covariances")
