@@ -66,14 +66,16 @@ pair costs are scanned pair by pair (:math:`j = 2, 3, \ldots`, then
 :math:`i < j`), and the last pair of least cost is merged. The merged cluster
 takes slot :math:`i` and the cluster of the last slot moves into slot
 :math:`j`. A merge is reported as the pair of cluster labels, each label the
-smallest sample index the cluster holds (0-based here, 1-based in R). Ties
-occur between duplicated samples (two equal rows cost exactly the same to
-merge); this order decides them as mclust does.
+smallest sample index the cluster holds (0-based here, 1-based in R). Exact
+ties occur between duplicated samples, and on data recorded on a grid
+between pairs of points equally far apart; the first costs (pairs of single
+points) are computed in mclust's order of operations, so that what is a tie
+for mclust is one here, and this order decides it as mclust does.
 
-**Agreement with mclust 6.0.** The merges equal those of mclust's ``hc()``
-on R's ``faithful``, ``iris[, 1:4]``, and mclust's ``diabetes[, -1]``,
-``banknote[, -1]`` and ``wreath``, for both criteria, when both start from the
-same Z; from this module's own :func:`svd_transform`, VVV's merges are
+**Agreement with mclust 6.0.** From the same Z, every merge equals mclust's
+``hc()`` on R's ``faithful``, ``iris[, 1:4]``, and mclust's ``diabetes[, -1]``,
+``banknote[, -1]`` and ``wreath``, for both criteria, but for the one
+difference below; from this module's own :func:`svd_transform`, VVV's merges are
 mclust's on the first four and the partitions into up to 9 classes are
 mclust's for both criteria (tied EII merges can come in another order: the
 last bits of the two SVDs differ). One difference is known: mclust 6.0's
@@ -83,12 +85,20 @@ cluster of three or more points that is read back carries another matrix than
 :math:`W_k`. This module uses :math:`W_k` as defined. On ``wreath`` that
 changes mclust's last 3 of 999 merges (its partitions into 2 and 3 classes).
 
-**Large data.** Hierarchical clustering of n points needs the :math:`n (n -
-1) / 2` pair costs and :math:`n - 1` scans of them: :math:`O(n^2)` memory and
-:math:`O(n^3)` time in the worst case. Like ``Mclust`` (``mclust.options("subset")``),
-:func:`hierarchical_responsibilities` clusters a random subset of
-:data:`SUBSET_ROWS` rows when there are more; the M-step on that subset starts
-EM on all the data.
+**One column.** For one-dimensional data ``Mclust`` starts from quantile
+classes, not from ``hc()``; gmmlib's 'hierarchical' start runs the VVV
+criterion with :math:`p = 1` there as well (its merges are those of mclust's
+``hc(x, modelName = "VVV")`` on faithful's eruption times).
+
+**Large data.** Hierarchical clustering of n points keeps the
+:math:`n (n - 1) / 2` pair costs (:math:`O(n^2)` memory) and makes
+:math:`n - 1` merges, each with :math:`O(n)` new costs and a search for the
+least cost (the least cost of each column is cached, so a search reads
+:math:`O(n)` numbers plus the columns whose least cost was replaced): between
+:math:`O(n^2)` and :math:`O(n^3)` time. Like ``Mclust``
+(``mclust.options("subset")``), :func:`hierarchical_responsibilities` clusters
+a random subset of :data:`SUBSET_ROWS` rows when there are more, which takes
+0.5 to 3 seconds; the M-step on that subset starts EM on all the data.
 """
 
 import numpy as np

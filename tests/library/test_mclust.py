@@ -368,3 +368,13 @@ def test_hierarchical_start_on_a_subset_is_mclusts():
     assert_close(model.weights_, weights, "weights")
     assert_close(model.means_, means, "means")
     assert_close(model.covariances_, covariances, "covariances")
+
+
+def test_one_column_vvv_merges_match_mclust():
+    """One column (faithful's eruption times): hc(x, "VVV") with p = 1."""
+    x = load_old_faithful()[:, :1]
+    results = run_mclust(
+        'tree <- hc(X, modelName = "VVV", use = "SVD"); out("merges", t(tree))', X=x
+    )
+    merges, _ = hierarchical_merges(svd_transform(x), "VVV")
+    assert_array_equal(merges, results["merges"].astype(int) - 1)
