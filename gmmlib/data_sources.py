@@ -32,6 +32,11 @@ from .em_steps import (
     moments_from_resp,
     unpack_moments,
 )
+from .hierarchical import (
+    hierarchical_labels,
+    hierarchical_responsibilities,
+    hierarchical_subset,
+)
 from .missing_values import (
     e_step_missing,
     estimate_log_prob_resp_missing,
@@ -41,7 +46,7 @@ from .missing_values import (
 from .runtime import blas_threads
 from .validation import check_sample_weight
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 
 #: Rows of a dask array drawn (uniformly, without replacement) for the k-means
 #: and k-means++ starts. k-means on the sample gives the centres; one pass over
@@ -107,13 +112,19 @@ def initial_responsibilities(X, n_components, init_params, sample_weight, random
     'k-means++': one-hot on the k-means++ seeds only; 'random_from_data': one-hot
     on ``n_components`` rows drawn without replacement; 'random': uniform draws,
     normalised per row. The same random state gives the same start as
-    ``sklearn.mixture.GaussianMixture``.
+    ``sklearn.mixture.GaussianMixture``. 'hierarchical': R mclust's default
+    start, one-hot on the classes of model-based hierarchical clustering
+    (:func:`gmmlib.hierarchical.hierarchical_responsibilities`): of all the
+    rows, or of :data:`gmmlib.hierarchical.SUBSET_ROWS` rows drawn at random
+    when there are more (the others get zero responsibilities). It draws
+    nothing from ``random_state`` unless it takes a subset, and it ignores
+    the sample weights (they enter the M-step that follows).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     n_components : int
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}
     sample_weight : ndarray of shape (n_samples,) or None
     random_state : numpy.random.RandomState
 
@@ -122,6 +133,8 @@ def initial_responsibilities(X, n_components, init_params, sample_weight, random
     resp : ndarray of shape (n_samples, n_components)
     """
     n_samples = X.shape[0]
+    if init_params == "hierarchical":
+        return hierarchical_responsibilities(X, n_components, random_state)
     if init_params == "random":
         resp = random_state.uniform(size=(n_samples, n_components)).astype(X.dtype)
         return resp / resp.sum(axis=1)[:, None]
@@ -387,13 +400,26 @@ class DaskData:
         that sample and then assigns every row to its nearest centre in one
         map-reduce (:func:`gmmlib.distributed.kmeans_moments`). 'random' draws
         the responsibilities block by block
-        (:func:`gmmlib.distributed.random_moments`).
+        (:func:`gmmlib.distributed.random_moments`). 'hierarchical' clusters
+        :data:`gmmlib.hierarchical.SUBSET_ROWS` rows drawn at random (all of
+        them if there are fewer), and the M-step uses those rows only, as
+        mclust's ``Mclust`` does with its subset.
 
         Returns
         -------
         SufficientStatistics
         """
-        if init_params == "random":
+        if init_params == "hierarchical":
+            rows = hierarchical_subset(self.n_samples, random_state)
+            sample = self.X[rows].compute()
+            labels = hierarchical_labels(sample, n_components)
+            moments = moments_from_resp(
+                sample,
+                np.eye(n_components, dtype=self.dtype)[labels],
+                covariance_type,
+                shift=self.shift,
+            )
+        elif init_params == "random":
             moments = distributed.random_moments(
                 self.X, n_components, covariance_type, self.shift, random_state
             )

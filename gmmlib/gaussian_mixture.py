@@ -50,11 +50,13 @@ class GaussianMixture(BaseMixture):
     n_init : int, default=1
         Number of initialisations; the one with the highest final
         log-likelihood is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical'}, default='kmeans'
         How the starting responsibilities are chosen, with scikit-learn's
         draws in memory (:func:`gmmlib.data_sources.initial_responsibilities`);
-        on a dask array, k-means and k-means++ use a sample of the rows
-        (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
+        on a dask array, k-means, k-means++ and hierarchical use a sample of
+        the rows (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
+        'hierarchical' is R mclust's default start (:mod:`gmmlib.hierarchical`).
     weights_init, means_init, precisions_init : array-like, default=None
         Starting parameters (shapes as in scikit-learn); they override
         ``init_params`` for the parameters they give.
