@@ -669,9 +669,38 @@ def m_step(stats, covariance_type, reg_covar):
     covariances = covariances_from_statistics(
         nk, centred_means, stats.second_moments, covariance_type, reg_covar
     )
+    return parameters_from_m_step(
+        nk, centred_means + stats.shift, covariances, stats, covariance_type
+    )
+
+
+def parameters_from_m_step(nk, means, covariances, stats, covariance_type):
+    """The parameters an M-step made from the counts :math:`N_k` of ``stats``.
+
+    Weights :math:`N_k / \\sum_j N_j`, and the precision Cholesky factors of
+    the covariances, which fail (scikit-learn's degenerate-covariance error)
+    at or below the rounding floor of the statistics
+    (:func:`gmmlib.covariance.rounding_floor`). Shared by EM's M-step and the
+    MAP M-step of :mod:`gmmlib.priors`.
+
+    Parameters
+    ----------
+    nk : ndarray of shape (n_components,)
+        The counts, with :func:`gmmlib.covariance.nonzero_counts` applied.
+    means : ndarray of shape (n_components, n_features)
+        Not centred.
+    covariances : ndarray
+        In scikit-learn's layout for ``covariance_type``.
+    stats : SufficientStatistics
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    MixtureParameters
+    """
     return MixtureParameters(
         weights=nk / nk.sum(),
-        means=centred_means + stats.shift,
+        means=means,
         covariances=covariances,
         precisions_cholesky=precision_cholesky_from_covariances(
             covariances,

@@ -180,6 +180,30 @@ def free_parameters(params):
     )
 
 
+def _split_free(vector, covariance_type, n_components, n_features):
+    """The weights block (K - 1), means (K, d) and covariance entries of a free vector.
+
+    The covariance entries are placed in scikit-learn's layout for the type,
+    the upper triangle mirrored for 'full' and 'tied'.
+    """
+    k, d = n_components, n_features
+    means = vector[k - 1 : k - 1 + k * d].reshape(k, d)
+    entries = vector[k - 1 + k * d :]
+    if covariance_type in ("full", "tied"):
+        rows, cols = np.triu_indices(d)
+        entries = entries.reshape(-1, len(rows))
+        covariances = np.zeros((len(entries), d, d))
+        covariances[:, rows, cols] = entries
+        covariances[:, cols, rows] = entries
+        if covariance_type == "tied":
+            covariances = covariances[0]
+    elif covariance_type == "diag":
+        covariances = entries.reshape(k, d).copy()
+    else:
+        covariances = entries.copy()
+    return vector[: k - 1], means, covariances
+
+
 def parameters_from_free(theta, covariance_type, n_components, n_features):
     r"""The mixture at the free-parameter vector ``theta`` (:func:`free_parameters`).
 
@@ -209,22 +233,10 @@ def parameters_from_free(theta, covariance_type, n_components, n_features):
             f"{n_components} {covariance_type!r} components in {n_features} "
             f"dimensions, got shape {theta.shape}."
         )
-    k, d = n_components, n_features
-    weights = np.append(theta[: k - 1], 1.0 - theta[: k - 1].sum())
-    means = theta[k - 1 : k - 1 + k * d].reshape(k, d)
-    entries = theta[k - 1 + k * d :]
-    if covariance_type in ("full", "tied"):
-        rows, cols = np.triu_indices(d)
-        entries = entries.reshape(-1, len(rows))
-        covariances = np.zeros((len(entries), d, d))
-        covariances[:, rows, cols] = entries
-        covariances[:, cols, rows] = entries
-        if covariance_type == "tied":
-            covariances = covariances[0]
-    elif covariance_type == "diag":
-        covariances = entries.reshape(k, d).copy()
-    else:
-        covariances = entries.copy()
+    first_weights, means, covariances = _split_free(
+        theta, covariance_type, n_components, n_features
+    )
+    weights = np.append(first_weights, 1.0 - first_weights.sum())
     return MixtureParameters(
         weights,
         means,
@@ -584,21 +596,8 @@ def louis_standard_errors(model, X, sample_weight=None):
     covariance_type = model.covariance_type
     weights_block = covariance[: k - 1, : k - 1]
     last = np.sqrt(weights_block.sum()) if k > 1 else 0.0
-    variances = np.diag(covariance)
-    errors = np.sqrt(variances)
-    weights = np.append(errors[: k - 1], last)
-    means = errors[k - 1 : k - 1 + k * d].reshape(k, d)
-    entries = errors[k - 1 + k * d :]
-    if covariance_type in ("full", "tied"):
-        rows, cols = np.triu_indices(d)
-        entries = entries.reshape(-1, len(rows))
-        covariances = np.zeros((len(entries), d, d))
-        covariances[:, rows, cols] = entries
-        covariances[:, cols, rows] = entries
-        if covariance_type == "tied":
-            covariances = covariances[0]
-    elif covariance_type == "diag":
-        covariances = entries.reshape(k, d)
-    else:
-        covariances = entries.copy()
+    first_weights, means, covariances = _split_free(
+        np.sqrt(np.diag(covariance)), covariance_type, k, d
+    )
+    weights = np.append(first_weights, last)
     return {"weights": weights, "means": means, "covariances": covariances}

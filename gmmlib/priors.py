@@ -72,11 +72,9 @@ from .covariance import (
     covariances_from_statistics,
     log_det_cholesky,
     nonzero_counts,
-    precision_cholesky_from_covariances,
     precisions_from_cholesky,
-    rounding_floor,
 )
-from .em_steps import MixtureParameters
+from .em_steps import parameters_from_m_step
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -323,16 +321,8 @@ def map_m_step(stats, prior, covariance_type, reg_covar=0.0):
     means = (nk[:, None] * centred_means + kappa * (prior.mean - stats.shift)) / (
         nk + kappa
     )[:, None]
-    return MixtureParameters(
-        weights=nk / nk.sum(),
-        means=means + stats.shift,
-        covariances=covariances,
-        precisions_cholesky=precision_cholesky_from_covariances(
-            covariances,
-            covariance_type,
-            floor=rounding_floor(nk, stats.second_moments, covariance_type),
-        ),
-        covariance_type=covariance_type,
+    return parameters_from_m_step(
+        nk, means + stats.shift, covariances, stats, covariance_type
     )
 
 
