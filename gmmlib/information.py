@@ -49,9 +49,9 @@ section 2.15; McLachlan and Krishnan 2008, section 4.2).
     \partial_{\Sigma_k} = G = \tfrac12 \left(a a^\top - \Lambda_k\right), \\
     \partial^2_{\mu_k \mu_k} &= -\Lambda_k, \qquad
     \partial^2_{\mu_k \operatorname{vec}\Sigma_k}
-        = -\left(a^\top \otimes \Lambda_k\right), \qquad
+        = -\left(a^\top \otimes \Lambda_k\right), \\
     \partial^2_{\operatorname{vec}\Sigma_k \operatorname{vec}\Sigma_k}
-        = \tfrac12\, \Lambda_k \otimes \Lambda_k
+        &= \tfrac12\, \Lambda_k \otimes \Lambda_k
           - a a^\top \otimes \Lambda_k,
 
 (the last two from :math:`d\Lambda = -\Lambda\, d\Sigma\, \Lambda`; the
