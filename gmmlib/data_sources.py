@@ -48,12 +48,15 @@ from .validation import check_sample_weight
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 
-#: Rows of a dask array drawn (uniformly, without replacement) for the k-means
-#: and k-means++ starts. k-means on the sample gives the centres; one pass over
-#: all the rows then assigns each to its nearest centre. The sampling error of a
-#: centre, :math:`\sigma / \sqrt{10^4 w_k}`, is small beside the distances EM
-#: moves from its start, and k-means on :math:`10^4` rows takes milliseconds.
-DASK_START_SAMPLE_ROWS = 10_000
+#: Rows on which the 'kmeans' start (and 'k-means++' on a dask array) runs
+#: when X has more (:func:`start_sample`): k-means on the sample gives the
+#: centres, and one pass over all the rows then assigns each to its nearest
+#: centre. The sampling
+#: error of a centre, :math:`\sigma / \sqrt{10^4 w_k}`, is small beside the
+#: distances EM moves from its start, and k-means on :math:`10^4` rows takes
+#: milliseconds, where k-means on all the rows dominated the whole fit
+#: (chapter "Where EM starts" measures both).
+START_SAMPLE_ROWS = 10_000
 
 
 def data_source(
@@ -140,11 +143,7 @@ def initial_responsibilities(X, n_components, init_params, sample_weight, random
         return resp / resp.sum(axis=1)[:, None]
     resp = np.zeros((n_samples, n_components), dtype=X.dtype)
     if init_params == "kmeans":
-        labels = (
-            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-            .fit(X, sample_weight=sample_weight)
-            .labels_
-        )
+        labels = kmeans_labels(X, n_components, sample_weight, random_state)
         resp[np.arange(n_samples), labels] = 1
     elif init_params == "random_from_data":
         indices = random_state.choice(n_samples, size=n_components, replace=False)
@@ -155,6 +154,56 @@ def initial_responsibilities(X, n_components, init_params, sample_weight, random
         )
         resp[indices, np.arange(n_components)] = 1
     return resp
+
+
+def start_sample(n_samples, random_state):
+    """The rows a k-means start runs on: all of them, or a uniform sample.
+
+    Parameters
+    ----------
+    n_samples : int
+    random_state : numpy.random.RandomState
+        Not drawn from when ``n_samples <= START_SAMPLE_ROWS``.
+
+    Returns
+    -------
+    rows : ndarray of shape (min(n_samples, START_SAMPLE_ROWS),), int
+        ``arange(n_samples)``, or :data:`START_SAMPLE_ROWS` rows drawn
+        uniformly with replacement (a draw of that size costs the same for
+        every ``n_samples``; without replacement numpy permutes all the rows),
+        sorted.
+    """
+    if n_samples <= START_SAMPLE_ROWS:
+        return np.arange(n_samples)
+    return np.sort(random_state.randint(n_samples, size=START_SAMPLE_ROWS))
+
+
+def kmeans_labels(X, n_components, sample_weight, random_state):
+    """Labels of the 'kmeans' start: each row's nearest k-means centre.
+
+    ``sklearn.cluster.KMeans`` (one initialisation) on the rows of
+    :func:`start_sample`, with their weights: on all of X when it has at most
+    :data:`START_SAMPLE_ROWS` rows (then the same start as scikit-learn's),
+    otherwise on a sample, after which every row gets the label of its
+    nearest centre.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    sample_weight : ndarray of shape (n_samples,) or None
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int
+    """
+    kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+    if len(X) <= START_SAMPLE_ROWS:
+        return kmeans.fit(X, sample_weight=sample_weight).labels_
+    rows = start_sample(len(X), random_state)
+    weights = None if sample_weight is None else sample_weight[rows]
+    return kmeans.fit(X[rows], sample_weight=weights).predict(X)
 
 
 def _statistics(moments, covariance_type, n_features, total_weight, shift):
@@ -384,10 +433,8 @@ class DaskData:
         return (centred.T @ centred).compute() / (self.n_samples - 1)
 
     def _sample(self, random_state):
-        """``DASK_START_SAMPLE_ROWS`` rows (or all of them), drawn uniformly, in memory."""
-        size = min(self.n_samples, DASK_START_SAMPLE_ROWS)
-        rows = np.sort(random_state.choice(self.n_samples, size=size, replace=False))
-        return self.X[rows].compute()
+        """The rows of :func:`start_sample`, fetched into memory."""
+        return self.X[start_sample(self.n_samples, random_state)].compute()
 
     def starting_statistics(
         self, n_components, init_params, covariance_type, random_state
@@ -396,7 +443,7 @@ class DaskData:
 
         'random_from_data' fetches only the ``n_components`` rows it draws (the
         same draw, hence the same start, as in memory). 'k-means++' seeds on a
-        sample of rows (:data:`DASK_START_SAMPLE_ROWS`); 'kmeans' runs k-means on
+        sample of rows (:func:`start_sample`); 'kmeans' runs k-means on
         that sample and then assigns every row to its nearest centre in one
         map-reduce (:func:`gmmlib.distributed.kmeans_moments`). 'random' draws
         the responsibilities block by block

@@ -1,8 +1,10 @@
-"""Seeded data sets for the chapters and the tests, and one small public data set.
+"""Seeded data sets for the chapters and the tests, and small public data sets.
 
 Every generator takes ``random_state`` (an int, a ``numpy.random.Generator``
 or ``None``) so that a chapter that calls it twice gets the same data twice.
-:func:`load_old_faithful` reads a copy of R's ``faithful`` shipped with gmmlib.
+:func:`load_old_faithful` reads a copy of R's ``faithful`` and
+:func:`load_mclust_dataset` copies of three of R mclust's data sets, all
+shipped with gmmlib so that chapters and tests run offline.
 """
 
 from importlib.resources import files
@@ -221,3 +223,63 @@ def load_old_faithful():
     """
     path = files("gmmlib") / "data" / "old_faithful.csv"
     return np.loadtxt(path, delimiter=",", skiprows=1)
+
+
+#: The data sets of R's mclust 6.0 shipped with gmmlib, by name: the label
+#: column (None when there is none) and a description.
+MCLUST_DATASETS = {
+    "diabetes": (
+        "class",
+        "Reaven and Miller (1979): glucose, insulin and SSPG of 145 adults; "
+        "classes Chemical, Normal and Overt diabetes",
+    ),
+    "banknote": (
+        "Status",
+        "Flury and Riedwyl (1988): six measurements (mm) of 200 Swiss "
+        "bank notes; classes counterfeit and genuine",
+    ),
+    "wreath": (
+        None,
+        "Fraley and Raftery (2002): 1,000 simulated points in 14 elongated "
+        "clusters arranged in a wreath",
+    ),
+}
+
+
+def load_mclust_dataset(name, return_labels=False):
+    """One of R mclust's data sets, without its label column.
+
+    Copies of mclust 6.0's ``diabetes``, ``banknote`` and ``wreath``, exactly
+    as R holds them (written with 17 significant digits), shipped as
+    ``gmmlib/data/<name>.csv``. With R's ``faithful``
+    (:func:`load_old_faithful`) and ``iris`` they are the data on which
+    gmmlib's starts and model grids are compared with mclust's (chapter
+    "Where EM starts").
+
+    Parameters
+    ----------
+    name : {'diabetes', 'banknote', 'wreath'}
+        See :data:`MCLUST_DATASETS`.
+    return_labels : bool, default=False
+        Also return the known classes (diabetes and banknote only).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        diabetes: (145, 3), glucose, insulin and sspg; banknote: (200, 6),
+        Length, Left, Right, Bottom, Top, Diagonal; wreath: (1000, 2).
+    labels : ndarray of str of shape (n_samples,)
+        Only with ``return_labels=True``.
+    """
+    if name not in MCLUST_DATASETS:
+        raise ValueError(f"name must be one of {sorted(MCLUST_DATASETS)}, got {name!r}")
+    label_column = MCLUST_DATASETS[name][0]
+    if return_labels and label_column is None:
+        raise ValueError(f"the {name} data set has no labels")
+    path = files("gmmlib") / "data" / f"{name}.csv"
+    table = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    columns = [column for column in table.dtype.names if column != label_column]
+    X = np.column_stack([table[column].astype(np.float64) for column in columns])
+    if return_labels:
+        return X, table[label_column].astype(str)
+    return X

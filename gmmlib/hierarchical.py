@@ -101,6 +101,9 @@ a random subset of :data:`SUBSET_ROWS` rows when there are more, which takes
 0.5 to 3 seconds; the M-step on that subset starts EM on all the data.
 """
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 
 #: Rows clustered at most: a larger X is clustered on a random subset of this
@@ -109,6 +112,11 @@ SUBSET_ROWS = 2000
 
 #: Merge criteria: mclust's ``hcVVV`` and ``hcEII``.
 MODELS = ("VVV", "EII")
+
+#: Data sets whose merges :func:`hierarchical_labels` keeps (least recently
+#: used dropped first).
+MERGES_CACHE_SIZE = 8
+_MERGES_CACHE = OrderedDict()
 
 _SQRT_HALF = np.sqrt(0.5)
 
@@ -480,12 +488,25 @@ def hierarchical_labels(X, n_clusters, model=None):
     -------
     labels : ndarray of shape (n_samples,), int
         As :func:`partition` numbers them.
+
+    Notes
+    -----
+    The merges do not depend on ``n_clusters``: those of the last
+    :data:`MERGES_CACHE_SIZE` data sets are kept, keyed on a digest of the
+    data, so a grid over the number of components clusters its data once,
+    as mclust's ``Mclust`` does.
     """
-    Z = svd_transform(X)
+    X = np.ascontiguousarray(X, dtype=np.float64)
     if model is None:
-        model = default_model(*np.shape(X))
-    merges, _ = hierarchical_merges(Z, model)
-    return partition(merges, n_clusters)
+        model = default_model(*X.shape)
+    key = (hashlib.blake2b(X.tobytes()).hexdigest(), X.shape, model)
+    if key in _MERGES_CACHE:
+        _MERGES_CACHE.move_to_end(key)
+    else:
+        _MERGES_CACHE[key] = hierarchical_merges(svd_transform(X), model)[0]
+        if len(_MERGES_CACHE) > MERGES_CACHE_SIZE:
+            _MERGES_CACHE.popitem(last=False)
+    return partition(_MERGES_CACHE[key], n_clusters)
 
 
 def hierarchical_subset(n_samples, random_state, subset_rows=SUBSET_ROWS):

@@ -46,6 +46,7 @@ suppressMessages(library(mclust))
 out <- function(name, value) {
   m <- as.matrix(value)
   storage.mode(m) <- "double"
+  m[is.na(m)] <- NaN  # NA (a cell mclust could not fit) is read back as NaN
   lines <- apply(m, 1, function(row) paste(sprintf("%.17g", row), collapse = ","))
   writeLines(lines, file.path(.dir, paste0("out_", name, ".csv")))
 }

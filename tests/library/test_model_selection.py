@@ -40,6 +40,7 @@ def test_criteria_equal_sklearn_bic_and_aic_of_the_same_fits(blobs, covariance_t
         range(1, 5),
         [covariance_type],
         estimator=SklearnGaussianMixture,
+        starts=None,
         random_state=0,
     )
     # The same fit: score_samples summed here, averaged (mean times n) by
@@ -57,12 +58,13 @@ def test_criteria_equal_sklearn_bic_and_aic_of_the_same_fits(blobs, covariance_t
 def test_gmmlib_grid_equals_sklearn_grid(blobs, covariance_type):
     """Same random_state: gmmlib's fits start and end where scikit-learn's do."""
     options = dict(random_state=0, tol=1e-8, max_iter=500)
-    ours = fit_grid(blobs, range(1, 5), [covariance_type], **options)
+    ours = fit_grid(blobs, range(1, 5), [covariance_type], starts=None, **options)
     theirs = fit_grid(
         blobs,
         range(1, 5),
         [covariance_type],
         estimator=SklearnGaussianMixture,
+        starts=None,
         **options,
     )
     assert_array_equal(ours.table["n_parameters"], theirs.table["n_parameters"])
@@ -289,7 +291,13 @@ def test_a_failed_cell_is_recorded_and_the_grid_goes_on(estimator):
     """
     X = two_clouds_and(np.tile([[4.0, 30.0]], (5, 1))) - [4.0, 30.0]
     grid = fit_grid(
-        X, range(1, 4), ["full"], estimator=estimator, reg_covar=0.0, random_state=0
+        X,
+        range(1, 4),
+        ["full"],
+        estimator=estimator,
+        starts=None,
+        reg_covar=0.0,
+        random_state=0,
     )
     table = grid.table
     assert_array_equal(table["n_components"], [1, 2, 3])
@@ -315,7 +323,9 @@ def test_a_failed_start_among_several_is_not_a_failed_cell():
     """The cell keeps the best of the starts that succeeded (see test_degenerate_data)."""
     X = two_clouds_and(np.tile([[4.0, 1.0]], (4, 1)))
     with pytest.warns(DegenerateStartWarning, match="Initialization 2 of 3"):
-        grid = fit_grid(X, [3], ["full"], reg_covar=0.0, n_init=3, random_state=7)
+        grid = fit_grid(
+            X, [3], ["full"], starts=None, reg_covar=0.0, n_init=3, random_state=7
+        )
     assert not grid.table["failed"][0]
 
 
@@ -330,7 +340,7 @@ def test_degenerate_cells_are_flagged_and_skipped_unless_asked():
     (two effective points, fewer than d + 1 = 3); for 'full' its covariance is
     rank one plus reg_covar, so its smallest eigenvalue is reg_covar itself."""
     X = two_clouds_and([[4.0, 30.0], [5.0, 31.0]])
-    grid = fit_grid(X, range(1, 5), ["full", "diag"], random_state=0)
+    grid = fit_grid(X, range(1, 5), ["full", "diag"], starts=None, random_state=0)
     table = grid.table
     assert not table["failed"].any()
     assert_array_equal(table["degenerate"], table["n_components"] >= 3)
@@ -363,12 +373,18 @@ def test_degenerate_cells_are_flagged_and_skipped_unless_asked():
 
 def test_no_cell_to_choose_is_a_clear_error():
     X = two_clouds_and([[4.0, 30.0], [5.0, 31.0]])
-    grid = fit_grid(X, [3], ["full"], random_state=0)
+    grid = fit_grid(X, [3], ["full"], starts=None, random_state=0)
     with pytest.raises(ValueError, match="pass include_degenerate=True"):
         grid.best()
     assert grid.best(include_degenerate=True)["n_components"] == 3
     failed = fit_grid(
-        X, [3], ["full"], reg_covar=0.0, init_params="random_from_data", random_state=0
+        X,
+        [3],
+        ["full"],
+        starts=None,
+        reg_covar=0.0,
+        init_params="random_from_data",
+        random_state=0,
     )
     with pytest.raises(ValueError, match="every fit failed.$"):
         failed.choices(include_degenerate=True)
