@@ -226,24 +226,8 @@ def load_old_faithful():
 
 
 #: The data sets of R's mclust 6.0 shipped with gmmlib, by name: the label
-#: column (None when there is none) and a description.
-MCLUST_DATASETS = {
-    "diabetes": (
-        "class",
-        "Reaven and Miller (1979): glucose, insulin and SSPG of 145 adults; "
-        "classes Chemical, Normal and Overt diabetes",
-    ),
-    "banknote": (
-        "Status",
-        "Flury and Riedwyl (1988): six measurements (mm) of 200 Swiss "
-        "bank notes; classes counterfeit and genuine",
-    ),
-    "wreath": (
-        None,
-        "Fraley and Raftery (2002): 1,000 simulated points in 14 elongated "
-        "clusters arranged in a wreath",
-    ),
-}
+#: column of the file (None when there is none).
+MCLUST_DATASETS = {"diabetes": "class", "banknote": "Status", "wreath": None}
 
 
 def load_mclust_dataset(name, return_labels=False):
@@ -259,7 +243,12 @@ def load_mclust_dataset(name, return_labels=False):
     Parameters
     ----------
     name : {'diabetes', 'banknote', 'wreath'}
-        See :data:`MCLUST_DATASETS`.
+        'diabetes': glucose, insulin and SSPG of 145 adults, in classes
+        Chemical, Normal and Overt diabetes (Reaven and Miller 1979).
+        'banknote': six measurements (mm) of 200 Swiss bank notes, genuine
+        or counterfeit (Flury and Riedwyl 1988). 'wreath': 1,000 simulated
+        points in 14 elongated clusters arranged in a wreath (Fraley and
+        Raftery 2002).
     return_labels : bool, default=False
         Also return the known classes (diabetes and banknote only).
 
@@ -273,7 +262,7 @@ def load_mclust_dataset(name, return_labels=False):
     """
     if name not in MCLUST_DATASETS:
         raise ValueError(f"name must be one of {sorted(MCLUST_DATASETS)}, got {name!r}")
-    label_column = MCLUST_DATASETS[name][0]
+    label_column = MCLUST_DATASETS[name]
     if return_labels and label_column is None:
         raise ValueError(f"the {name} data set has no labels")
     path = files("gmmlib") / "data" / f"{name}.csv"
