@@ -386,11 +386,10 @@ class BayesianGaussianMixture(BaseMixture):
         Number of initialisations; the one with the highest lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
 'hierarchical'}, default='kmeans'
-        How the starting responsibilities are chosen, with scikit-learn's
-        draws in memory (:func:`gmmlib.data_sources.initial_responsibilities`);
-        on a dask array, k-means, k-means++ and hierarchical use a sample of
-        the rows (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
-        'hierarchical' is R mclust's default start (:mod:`gmmlib.hierarchical`).
+        As in :class:`gmmlib.GaussianMixture`: 'kmeans' on more than 10,000
+        rows runs k-means on 10,000 of them
+        (:func:`gmmlib.data_sources.kmeans_labels`); 'hierarchical' is R
+        mclust's default start (:mod:`gmmlib.hierarchical`).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
     weight_concentration_prior : float or None, default=None

@@ -53,9 +53,14 @@ class GaussianMixture(BaseMixture):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
 'hierarchical'}, default='kmeans'
         How the starting responsibilities are chosen, with scikit-learn's
-        draws in memory (:func:`gmmlib.data_sources.initial_responsibilities`);
-        on a dask array, k-means, k-means++ and hierarchical use a sample of
-        the rows (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
+        draws in memory (:func:`gmmlib.data_sources.initial_responsibilities`).
+        'kmeans' on more than 10,000 rows runs k-means (the best of three
+        runs) on 10,000 rows drawn at random, then gives every row its
+        nearest centre (:func:`gmmlib.data_sources.kmeans_labels`), so that
+        the start costs less than a few EM iterations; on fewer rows it is
+        scikit-learn's start. On a dask array, k-means, k-means++ and
+        hierarchical use a sample of the rows
+        (:meth:`gmmlib.data_sources.DaskData.starting_statistics`).
         'hierarchical' is R mclust's default start (:mod:`gmmlib.hierarchical`).
     weights_init, means_init, precisions_init : array-like, default=None
         Starting parameters (shapes as in scikit-learn); they override
