@@ -272,3 +272,53 @@ def load_mclust_dataset(name, return_labels=False):
     if return_labels:
         return X, table[label_column].astype(str)
     return X
+
+
+#: Fields of :func:`load_mclust_bic`'s table, as in
+#: :attr:`gmmlib.model_selection.ModelGrid.table`.
+MCLUST_BIC_DTYPE = np.dtype(
+    [
+        ("n_components", np.int64),
+        ("covariance_type", "U9"),
+        ("log_likelihood", np.float64),
+        ("bic", np.float64),
+    ]
+)
+
+
+def load_mclust_bic(name):
+    r"""R mclust 6.0's model grid on one of its data sets, for comparison.
+
+    What ``mclustBIC(X, G = 1:9, modelNames = c("VVV", "EEE", "VVI",
+    "VII"))`` computes (mclust's hierarchical start, then EM to its default
+    tolerance), shipped as ``gmmlib/data/mclust_bic.csv`` so that chapters
+    compare gmmlib's grid with mclust's offline. The test suite recomputes it
+    with R's mclust (``tests/library/test_mclust.py``).
+
+    Parameters
+    ----------
+    name : {'faithful', 'iris', 'diabetes', 'banknote', 'wreath'}
+        R's ``faithful`` (:func:`load_old_faithful`), ``iris[, 1:4]``
+        (scikit-learn's ``load_iris().data``) and the data sets of
+        :func:`load_mclust_dataset`.
+
+    Returns
+    -------
+    table : structured ndarray of shape (36,)
+        Fields ``n_components`` (1 to 9), ``covariance_type`` (gmmlib's
+        names for mclust's VVV, EEE, VVI and VII: 'full', 'tied', 'diag',
+        'spherical'), ``log_likelihood`` (total) and ``bic`` in gmmlib's
+        convention (:math:`-2 \log L + p \log n`, lower is better: minus
+        mclust's). NaN where mclust could not fit the cell.
+    """
+    path = files("gmmlib") / "data" / "mclust_bic.csv"
+    table = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    if name not in set(table["dataset"]):
+        raise ValueError(
+            f"name must be one of {sorted(set(table['dataset']))}, got {name!r}"
+        )
+    rows = table[table["dataset"] == name]
+    result = np.empty(len(rows), dtype=MCLUST_BIC_DTYPE)
+    for field in MCLUST_BIC_DTYPE.names:
+        result[field] = rows[field]
+    return result

@@ -186,8 +186,11 @@ def degeneracy(model, n_samples):
     reasons = []
     effective = n_samples * weights
     for k in np.flatnonzero(effective < n_features + 1):
+        shown = f"{effective[k]:.3g}"
+        if float(shown) >= n_features + 1:  # 3.9996 is not "4" here
+            shown = repr(float(effective[k]))
         reasons.append(
-            f"component {k} holds {effective[k]:.3g} effective points, "
+            f"component {k} holds {shown} effective points, "
             f"fewer than d + 1 = {n_features + 1}"
         )
     covariances = full_covariances(
