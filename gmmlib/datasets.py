@@ -246,9 +246,9 @@ def load_mclust_dataset(name, return_labels=False):
         'diabetes': glucose, insulin and SSPG of 145 adults, in classes
         Chemical, Normal and Overt diabetes (Reaven and Miller 1979).
         'banknote': six measurements (mm) of 200 Swiss bank notes, genuine
-        or counterfeit (Flury and Riedwyl 1988). 'wreath': 1,000 simulated
-        points in 14 elongated clusters arranged in a wreath (Fraley and
-        Raftery 2002).
+        or counterfeit (Flury and Riedwyl 1988). 'wreath': 1,000 points
+        simulated from 14 Gaussian clusters of one size and shape, turned to
+        different orientations around a ring (Fraley and Raftery 2002).
     return_labels : bool, default=False
         Also return the known classes (diabetes and banknote only).
 

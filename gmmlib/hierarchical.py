@@ -10,7 +10,7 @@ M-step is EM's starting point. This module computes the same merges as mclust
 6.0's ``hc()``, on the data transformed as mclust does by default.
 
 **The data.** ``hc(X, use = "SVD")`` (``mclust.options("hcUse")``; Scrucca and
-Raftery 2015, *J. Classification* 32: 3-38) first standardises each column to
+Raftery 2015, *Adv. Data Anal. Classif.* 9: 447-460) first standardises each column to
 mean 0 and standard deviation 1 (divisor :math:`n - 1`), giving
 :math:`\tilde X`, then rotates and scales it with the singular value
 decomposition :math:`\tilde X = U D V^\top`:

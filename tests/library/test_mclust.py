@@ -472,6 +472,35 @@ def test_default_grid_finds_mclusts_maxima_or_better(name):
     )
 
 
+def test_mclust_stops_early_on_wreath_and_reaches_gmmlibs_maximum_when_tight():
+    """Chapter "Where EM starts": on wreath with 8 VVV components, Mclust's default
+    tolerance (relative change 1e-5, about 0.06 here) stops 27 units below the
+    maximum that gmmlib reaches from the same hierarchical start; with a tight
+    tolerance mclust reaches it too.
+
+    Both runs end near one maximum: gmmlib's Aitken rule at 1e-6 per sample
+    (1e-3 in total) and mclust at relative change 1e-10; reg_covar = 1e-6
+    moves a log-likelihood of ~6e3 by far less. Bound 0.05.
+    """
+    X = hc_data("wreath")
+    results = run_mclust(
+        r"""
+        fit <- Mclust(X, G = 8, modelNames = "VVV")
+        tight <- Mclust(X, G = 8, modelNames = "VVV",
+                        control = emControl(tol = c(1e-10, sqrt(.Machine$double.eps))))
+        out("default", fit$loglik)
+        out("tight", tight$loglik)
+        """,
+        X=X,
+    )
+    ours = GaussianMixture(
+        8, init_params="hierarchical", tol=1e-6, stopping="aitken", max_iter=1000
+    ).fit(X)
+    ours_total = ours.score(X) * len(X)
+    assert_allclose(ours_total, results["tight"][0, 0], atol=0.05)
+    assert round(ours_total - results["default"][0, 0]) == 27
+
+
 if __name__ == "__main__":
     # Writes gmmlib/data/mclust_bic.csv from the mclust installed here.
     lines = ["dataset,covariance_type,n_components,log_likelihood,bic"]
