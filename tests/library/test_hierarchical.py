@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from gmmlib import BayesianGaussianMixture, GaussianMixture
+from gmmlib import BayesianGaussianMixture, GaussianMixture, hierarchical
 from gmmlib.data_sources import InMemoryData, initial_responsibilities
 from gmmlib.datasets import load_old_faithful, make_blobs_mixture, remove_at_random
 from gmmlib.hierarchical import (
+    MERGES_CACHE_SIZE,
     SUBSET_ROWS,
     default_model,
     hierarchical_labels,
@@ -235,3 +236,93 @@ def test_dask_start_equals_the_in_memory_start():
         assert_allclose(
             getattr(on_dask, name), getattr(in_memory, name), rtol=1e-10, err_msg=name
         )
+
+
+# ------------------------------------------------------------ the merges cache
+@pytest.fixture
+def empty_cache():
+    """An empty cache of merges before and after the test, and a count of the
+    times the merges are computed."""
+    hierarchical._MERGES_CACHE.clear()
+    yield
+    hierarchical._MERGES_CACHE.clear()
+
+
+@pytest.fixture
+def merges_computed(empty_cache, monkeypatch):
+    """The data sets (shape, model) hierarchical_merges was called on."""
+    calls = []
+    compute = hierarchical.hierarchical_merges
+
+    def counting(Z, model="VVV", *args, **kwargs):
+        calls.append((Z.shape, model))
+        return compute(Z, model, *args, **kwargs)
+
+    monkeypatch.setattr(hierarchical, "hierarchical_merges", counting)
+    return calls
+
+
+def uncached_labels(X, n_clusters, model=None):
+    """hclass(hc(X, use = "SVD"), G) computed afresh."""
+    model = default_model(*X.shape) if model is None else model
+    return partition(hierarchical_merges(svd_transform(X), model)[0], n_clusters)
+
+
+def test_the_merges_of_a_data_set_are_computed_once(blobs, merges_computed):
+    labels = {k: hierarchical_labels(blobs, k) for k in (1, 2, 3, 4)}
+    assert merges_computed == [(blobs.shape, "VVV")]
+    # A copy with the same values (another array, Fortran order): the same key.
+    hierarchical_labels(np.asfortranarray(blobs.copy()), 3)
+    hierarchical_labels(blobs.astype(np.float64).tolist(), 3)
+    assert len(merges_computed) == 1
+    for k, cached in labels.items():
+        assert_array_equal(cached, uncached_labels(blobs, k))
+        assert_array_equal(hierarchical_labels(blobs, k), cached)
+    assert len(merges_computed) == 1
+
+
+def test_other_data_or_another_model_are_computed_again(blobs, merges_computed):
+    hierarchical_labels(blobs, 3)
+    nudged = blobs.copy()
+    nudged[7, 1] = np.nextafter(nudged[7, 1], np.inf)  # one ulp
+    assert_array_equal(hierarchical_labels(nudged, 3), uncached_labels(nudged, 3))
+    # The same bytes in another shape: 60 rows of 6 features.
+    reshaped = blobs.reshape(60, 6)
+    assert_array_equal(hierarchical_labels(reshaped, 3), uncached_labels(reshaped, 3))
+    assert_array_equal(
+        hierarchical_labels(blobs, 3, model="EII"), uncached_labels(blobs, 3, "EII")
+    )
+    assert merges_computed == [
+        (blobs.shape, "VVV"),
+        (blobs.shape, "VVV"),
+        ((60, 6), "VVV"),
+        (blobs.shape, "EII"),
+    ]
+    hierarchical_labels(blobs, 2, model="VVV")  # default_model's, stated
+    assert len(merges_computed) == 4
+
+
+def test_the_cache_keeps_the_last_data_sets_used(merges_computed):
+    data_sets = [
+        make_blobs_mixture(30, n_components=2, random_state=seed)[0]
+        for seed in range(MERGES_CACHE_SIZE + 1)
+    ]
+    for X in data_sets[:MERGES_CACHE_SIZE]:
+        hierarchical_labels(X, 2)
+    hierarchical_labels(data_sets[0], 2)  # used again: now the most recent
+    hierarchical_labels(data_sets[-1], 2)  # one too many: drops data set 1
+    assert len(hierarchical._MERGES_CACHE) == MERGES_CACHE_SIZE
+    assert len(merges_computed) == MERGES_CACHE_SIZE + 1
+    hierarchical_labels(data_sets[0], 2)
+    assert len(merges_computed) == MERGES_CACHE_SIZE + 1
+    hierarchical_labels(data_sets[1], 2)
+    assert len(merges_computed) == MERGES_CACHE_SIZE + 2
+    assert len(hierarchical._MERGES_CACHE) == MERGES_CACHE_SIZE
+
+
+def test_a_grid_clusters_its_data_once(merges_computed):
+    """Every number of components of a grid starts from the same merges."""
+    X, _ = make_blobs_mixture(150, n_components=3, random_state=4)
+    for k in (1, 2, 3, 4):
+        GaussianMixture(k, init_params="hierarchical", max_iter=0).fit(X)
+    assert merges_computed == [(X.shape, "VVV")]

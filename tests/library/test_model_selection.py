@@ -19,6 +19,7 @@ from gmmlib.datasets import make_blobs_mixture, make_mixture
 from gmmlib.free_energy import entropy
 from gmmlib.model_selection import (
     CRITERIA,
+    DEFAULT_STARTS,
     REG_COVAR_FLOOR_FACTOR,
     degeneracy,
     fit_grid,
@@ -429,3 +430,284 @@ def test_degeneracy_thresholds_are_inclusive_at_the_floor():
     # Without regularisation only the count can flag a fit.
     tiny = fitted([0.5, 0.5], [1e-12, 1.0], "spherical", reg_covar=0.0)
     assert degeneracy(tiny, n) == ""
+
+
+# ------------------------------------------------------ the starts of a cell
+def given_start(means):
+    """A start fixed in full (weights, means, unit precisions): no draws."""
+    n_components, n_features = np.shape(means)
+    return dict(
+        weights_init=np.full(n_components, 1.0 / n_components),
+        means_init=np.asarray(means, dtype=np.float64),
+        precisions_init=np.tile(np.eye(n_features), (n_components, 1, 1)),
+    )
+
+
+def three_clouds_and_a_pair():
+    """Three unit clouds (180 points) and two points 23 above the top one."""
+    rng = np.random.default_rng(0)
+    clouds = [rng.normal(size=(60, 2)) + centre for centre in ([0, 0], [8, 0], [4, 7])]
+    return np.vstack(clouds + [[[4.0, 30.0], [5.0, 31.0]]])
+
+
+#: Starts on three_clouds_and_a_pair(). K = 3: 'spike' merges two clouds and
+#: puts a component on the pair (degenerate: two points, a rank-one
+#: covariance; mean log-likelihood -4.34), 'sound' has one component per cloud
+#: (-4.40). K = 4, both degenerate: 'pair' has the clouds and the pair
+#: (-3.89), 'singles' merges two clouds and gives each far point a component
+#: (-4.27).
+STARTS = {
+    "spike": given_start([[0, 0], [6, 3.5], [4.5, 30.5]]),
+    "sound": given_start([[0, 0], [8, 0], [4, 7]]),
+    "pair": given_start([[0, 0], [8, 0], [4, 7], [4.5, 30.5]]),
+    "singles": given_start([[0, 0], [6, 3.5], [4, 30], [5, 31]]),
+}
+
+
+def fit_alone(X, n_components, start, **options):
+    """The fit of one start of a cell, outside the grid."""
+    return GaussianMixture(n_components, **options, **start).fit(X)
+
+
+def assert_row_is_the_fit(grid, X, fit):
+    """The grid's row and model are those of ``fit``, made outside the grid."""
+    (row,) = grid.table
+    model = grid.models[int(row["n_components"]), str(row["covariance_type"])]
+    # The same EM from the same start, run twice in one process: rounding
+    # could differ only in the order of threaded block sums (n u = 4e-14
+    # relative for n = 182). Seen exactly equal; bound 1e-12.
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(model, name), getattr(fit, name), rtol=1e-12)
+    assert_allclose(model.lower_bound_, fit.lower_bound_, rtol=1e-12)
+    criteria = information_criteria(fit, X)
+    for name in ("log_likelihood",) + CRITERIA:
+        assert_allclose(row[name], criteria[name], rtol=1e-12, err_msg=name)
+    assert bool(row["degenerate"]) == bool(degeneracy(fit, len(X)))
+
+
+@pytest.mark.parametrize(
+    "order, kept",
+    [(("spike", "sound"), 1), (("sound", "spike"), 0)],
+    ids=["spike-first", "sound-first"],
+)
+def test_a_cell_keeps_its_best_sound_start(order, kept):
+    X = three_clouds_and_a_pair()
+    options = dict(tol=1e-6, max_iter=1000)
+    fits = {name: fit_alone(X, 3, STARTS[name], **options) for name in order}
+    # The case is what it claims: the spike's bound is higher, by far more
+    # than rounding (0.06 per sample), and only the spike is degenerate.
+    assert fits["spike"].lower_bound_ > fits["sound"].lower_bound_ + 0.01
+    assert degeneracy(fits["spike"], len(X)) and not degeneracy(fits["sound"], len(X))
+    grid = fit_grid(
+        X, [3], ["full"], starts=[STARTS[name] for name in order], **options
+    )
+    assert grid.table["start"][0] == kept
+    assert not grid.table["degenerate"][0]
+    assert_row_is_the_fit(grid, X, fits["sound"])
+
+
+@pytest.mark.parametrize(
+    "order, kept",
+    [(("singles", "pair"), 1), (("pair", "singles"), 0)],
+    ids=["singles-first", "pair-first"],
+)
+def test_when_every_start_is_degenerate_the_highest_is_kept(order, kept):
+    X = three_clouds_and_a_pair()
+    options = dict(tol=1e-6, max_iter=1000)
+    fits = {name: fit_alone(X, 4, STARTS[name], **options) for name in order}
+    assert all(degeneracy(fit, len(X)) for fit in fits.values())
+    # -3.89 against -4.27 per sample: far beyond rounding.
+    assert fits["pair"].lower_bound_ > fits["singles"].lower_bound_ + 0.1
+    grid = fit_grid(
+        X, [4], ["full"], starts=[STARTS[name] for name in order], **options
+    )
+    assert grid.table["start"][0] == kept
+    assert grid.table["degenerate"][0] and not grid.table["failed"][0]
+    assert_row_is_the_fit(grid, X, fits["pair"])
+
+
+def test_equal_starts_tie_and_the_first_is_kept():
+    X = three_clouds_and_a_pair()
+    grid = fit_grid(X, [3], ["full"], starts=[STARTS["sound"]] * 3)
+    assert grid.table["start"][0] == 0
+
+
+def test_the_default_starts_keep_the_best_sound_fit(blobs):
+    """Each cell keeps the fit of the start its ``start`` field names, and no
+    other default start found a sound fit with a higher bound.
+
+    K = 2: both starts reach the same maximum; K = 4: k-means's bound is 3e-3
+    higher, so it must be kept. (A higher degenerate fit is skipped in
+    test_a_cell_keeps_its_best_sound_start.)
+    """
+    calls, built = [], []
+    grid = fit_grid(
+        blobs,
+        [2, 4],
+        ["full"],
+        estimator=recording(calls, built),
+        random_state=0,
+    )
+    fits = {}
+    for options, model in zip(calls, built, strict=True):
+        fits.setdefault(options["n_components"], []).append(model)
+    for row in grid.table:
+        k = int(row["n_components"])
+        assert len(fits[k]) == len(DEFAULT_STARTS)
+        kept = fits[k][int(row["start"])]
+        assert grid.models[k, "full"] is kept
+        assert not degeneracy(kept, len(blobs))
+        # The same computation on the same model: seen exactly equal.
+        assert_allclose(
+            row["log_likelihood"],
+            information_criteria(kept, blobs)["log_likelihood"],
+            rtol=1e-12,
+        )
+        # Two starts that reach the same maximum tie up to where Aitken's
+        # stop at 1e-6 left each (within ~1e-6 of it): either may be kept, so
+        # only a sound bound higher by more than that would be an error.
+        # Largest excess seen across kernels/threads/blocks: 0, the kept fit
+        # was always the highest sound one; bound 1e-5.
+        for fit in fits[k]:
+            if not degeneracy(fit, len(blobs)):
+                assert fit.lower_bound_ <= kept.lower_bound_ + 1e-5
+    # K = 4 is what the docstring says.
+    hierarchical, kmeans = fits[4]
+    assert kmeans.lower_bound_ > hierarchical.lower_bound_ + 1e-3
+    assert grid.table["start"][1] == 1
+
+
+def recording(calls, built=None):
+    """An estimator factory that records the options of every fit (and the
+    estimators it built, in ``built`` when given)."""
+
+    def estimator(**options):
+        calls.append(options)
+        model = GaussianMixture(**options)
+        if built is not None:
+            built.append(model)
+        return model
+
+    return estimator
+
+
+def test_the_default_starts_get_the_default_grid_options(blobs):
+    calls = []
+    grid = fit_grid(blobs, [2], ["full"], estimator=recording(calls), random_state=0)
+    cell = dict(n_components=2, covariance_type="full", random_state=0)
+    assert calls == [
+        dict(
+            cell, tol=1e-6, stopping="aitken", max_iter=1000, init_params="hierarchical"
+        ),
+        dict(
+            cell,
+            tol=1e-6,
+            stopping="aitken",
+            max_iter=1000,
+            init_params="kmeans",
+            n_init=5,
+        ),
+    ]
+    model = grid.models[2, "full"]
+    assert (model.tol, model.stopping, model.max_iter) == (1e-6, "aitken", 1000)
+
+
+def test_options_override_the_default_grid_options(blobs):
+    calls = []
+    grid = fit_grid(
+        blobs,
+        [2],
+        ["full"],
+        estimator=recording(calls),
+        tol=1e-3,
+        stopping="change",
+        random_state=0,
+    )
+    assert [(c["tol"], c["stopping"], c["max_iter"]) for c in calls] == [
+        (1e-3, "change", 1000)
+    ] * len(DEFAULT_STARTS)
+    assert grid.models[2, "full"].tol == 1e-3
+
+
+@pytest.mark.parametrize(
+    "starts, expected",
+    [
+        (None, [{}]),
+        ([{"init_params": "random"}], [{"init_params": "random"}]),
+    ],
+    ids=["none", "given"],
+)
+def test_other_starts_get_the_options_alone(blobs, starts, expected):
+    """No default grid option is added unless starts='default'."""
+    calls = []
+    fit_grid(
+        blobs, [2], ["full"], estimator=recording(calls), starts=starts, random_state=0
+    )
+    cell = dict(n_components=2, covariance_type="full", random_state=0)
+    assert calls == [dict(cell, **start) for start in expected]
+
+
+@pytest.mark.parametrize(
+    "starts, options, keys",
+    [
+        ("default", dict(init_params="kmeans"), r"\['init_params'\]"),
+        ("default", dict(n_init=3, init_params="random"), r"\['init_params'\]"),
+        (
+            [{"n_init": 2, "tol": 1e-4}],
+            dict(tol=1e-5, n_init=1),
+            r"\['n_init', 'tol'\]",
+        ),
+    ],
+    ids=["default-init-params", "default-first-conflict", "given-two-keys"],
+)
+def test_an_option_given_twice_is_a_clear_error(blobs, starts, options, keys):
+    with pytest.raises(ValueError, match=keys + r" given both in the options and in"):
+        fit_grid(blobs, [1], ["full"], starts=starts, **options)
+    with pytest.raises(ValueError, match="pass starts=None"):
+        fit_grid(blobs, [1], ["full"], starts=starts, **options)
+
+
+def test_an_option_of_the_default_grid_is_not_a_conflict(blobs):
+    """tol, stopping and max_iter are options of the grid, not of a start."""
+    grid = fit_grid(blobs, [1], ["full"], tol=1e-4, max_iter=50, random_state=0)
+    assert grid.models[1, "full"].max_iter == 50
+
+
+def test_scikit_learns_estimator_fits_the_grid_with_starts_none(blobs):
+    grid = fit_grid(blobs, [2], ["full"], estimator=SklearnGaussianMixture, starts=None)
+    assert grid.table["start"][0] == 0
+    assert not grid.table["failed"][0]
+
+
+def test_the_default_grid_with_scikit_learns_estimator_says_what_to_do(blobs):
+    """scikit-learn has no 'hierarchical' start (nor the Aitken stop): the error
+    should say that the default starts need gmmlib's estimator, and that
+    starts=None fits each cell once with the options given."""
+    with pytest.raises((TypeError, ValueError), match="starts=None"):
+        fit_grid(blobs, [2], ["full"], estimator=SklearnGaussianMixture)
+
+
+def test_a_cell_where_every_start_fails_is_failed_with_the_last_error():
+    """Five copies of one point and reg_covar=0: a component started on the
+    copies collapses (as in test_a_failed_cell_is_recorded_and_the_grid_goes_on).
+    Only the n_init=2 start's error ends with 'All 2 initializations failed.'."""
+    X = two_clouds_and(np.tile([[4.0, 30.0]], (5, 1))) - [4.0, 30.0]
+    collapsing = given_start([[-4.0, -30.0], [0.0, 0.0]])
+    sound = given_start([[-4.0, -30.0], [4.0, -30.0]])
+    for starts, ending in [
+        ([collapsing, dict(collapsing, n_init=2)], "All 2 initializations failed."),
+        ([dict(collapsing, n_init=2), collapsing], "working precision."),
+    ]:
+        grid = fit_grid(X, [2], ["full"], starts=starts, reg_covar=0.0)
+        (row,) = grid.table
+        assert row["failed"] and not row["degenerate"]
+        assert row["start"] == -1
+        assert str(row["reason"]).startswith(DEGENERATE_COVARIANCE_MESSAGE)
+        assert str(row["reason"]).endswith(ending)
+        assert grid.models == {}
+    # A failed start beside a sound one: left out, the sound one is kept.
+    grid = fit_grid(
+        X, [2], ["full"], starts=[collapsing, sound, collapsing], reg_covar=0.0
+    )
+    (row,) = grid.table
+    assert not row["failed"] and row["start"] == 1 and row["reason"] == ""
