@@ -382,6 +382,10 @@ def fit_grid(
     ------
     ValueError
         When ``options`` and a start set the same option.
+    TypeError
+        When ``estimator`` does not take an option; with the default starts
+        the message says to pass ``starts=None`` (scikit-learn's
+        ``GaussianMixture`` has no ``stopping`` and no hierarchical start).
 
     Notes
     -----
@@ -408,9 +412,10 @@ def fit_grid(
     """
     X = np.asarray(X)
     n_samples, n_features = X.shape
+    default = isinstance(starts, str) and starts == "default"
     if starts is None:
         starts = ({},)
-    elif isinstance(starts, str) and starts == "default":
+    elif default:
         starts = DEFAULT_STARTS
         options = {**DEFAULT_GRID_OPTIONS, **options}
     for start in starts:
@@ -425,9 +430,22 @@ def fit_grid(
         for k in n_components:
             fits, errors = [], []
             for index, start in enumerate(starts):
-                model = estimator(
-                    n_components=k, covariance_type=covariance_type, **options, **start
-                )
+                try:
+                    model = estimator(
+                        n_components=k,
+                        covariance_type=covariance_type,
+                        **options,
+                        **start,
+                    )
+                except TypeError as error:
+                    if not default:
+                        raise
+                    raise TypeError(
+                        f"{error}. The default grid sets {start} and "
+                        f"{DEFAULT_GRID_OPTIONS} (gmmlib's GaussianMixture); "
+                        "pass starts=None to fit each cell once with the "
+                        "options alone."
+                    ) from error
                 try:
                     model.fit(X)
                 except ValueError as error:

@@ -8,6 +8,7 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import GaussianMixture
 from gmmlib.data_sources import (
+    START_KMEANS_RUNS,
     START_SAMPLE_ROWS,
     DaskData,
     InMemoryData,
@@ -128,14 +129,16 @@ TIE_GAP = 1e-7
 
 
 def sample_kmeans_centres(X, n_components, seed, sample_weight=None):
-    """k-means on the rows start_sample draws, run here from the same seed.
+    """k-means on the rows start_sample draws, run here from the same seed: one
+    run on all the rows, or the best of START_KMEANS_RUNS on a sample.
 
     The draws in the order the start makes them: the rows, then k-means's own.
     """
     random_state = np.random.RandomState(seed)
     rows = start_sample(len(X), random_state)
     weights = None if sample_weight is None else sample_weight[rows]
-    kmeans = KMeans(n_components, n_init=1, random_state=random_state)
+    n_init = 1 if len(X) <= START_SAMPLE_ROWS else START_KMEANS_RUNS
+    kmeans = KMeans(n_components, n_init=n_init, random_state=random_state)
     return kmeans.fit(X[rows], sample_weight=weights).cluster_centers_
 
 
