@@ -51,18 +51,19 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchica
 #: Rows on which the 'kmeans' start (and 'k-means++' on a dask array) runs
 #: when X has more (:func:`start_sample`): k-means on the sample gives the
 #: centres, and one pass over all the rows then assigns each to its nearest
-#: centre. The sampling
-#: error of a centre, :math:`\sigma / \sqrt{10^4 w_k}`, is small beside the
-#: distances EM moves from its start, and k-means on :math:`10^4` rows takes
-#: milliseconds, where k-means on all the rows dominated the whole fit
-#: (chapter "Where EM starts" measures both).
+#: centre. The sampling error of a centre, :math:`\sigma / \sqrt{10^4 w_k}`,
+#: is small beside the distances EM moves from its start, and k-means on
+#: :math:`10^4` rows takes milliseconds, where k-means on all the rows took
+#: most of the whole fit (chapter "Where EM starts" measures both).
 START_SAMPLE_ROWS = 10_000
 
 #: k-means runs (``KMeans(n_init=...)``) on a sample of :data:`START_SAMPLE_ROWS`
 #: rows; the one of least inertia gives the centres. Three runs on the sample
-#: cost less than one E-step on all the rows, and over ten seeds they found
-#: the best maximum where one run missed it by up to 0.9 per sample
-#: (``benchmarks/bench_default_fit.py``; chapter "Where EM starts").
+#: cost less than one E-step on all the rows. Measured while choosing the
+#: default, over ten seeds on the configurations of ``benchmarks/bench_em.py``:
+#: one run missed the best maximum in some seeds (by 0.95 per sample on
+#: 50,000 x 50 with 10 components, by 0.48 on 200,000 x 10 with 8), three
+#: runs found it in every seed.
 START_KMEANS_RUNS = 3
 
 

@@ -2,9 +2,10 @@
 
 Every generator takes ``random_state`` (an int, a ``numpy.random.Generator``
 or ``None``) so that a chapter that calls it twice gets the same data twice.
-:func:`load_old_faithful` reads a copy of R's ``faithful`` and
-:func:`load_mclust_dataset` copies of three of R mclust's data sets, all
-shipped with gmmlib so that chapters and tests run offline.
+:func:`load_old_faithful` reads a copy of R's ``faithful``,
+:func:`load_mclust_dataset` copies of three of R mclust's data sets and
+:func:`load_mclust_bic` mclust's model grid on five data sets, all shipped
+with gmmlib so that chapters and tests run offline.
 """
 
 from importlib.resources import files
