@@ -276,7 +276,7 @@ def load_mclust_dataset(name, return_labels=False):
 
 
 #: Fields of :func:`load_mclust_bic`'s table, as in
-#: :attr:`gmmlib.model_selection.ModelGrid.table`.
+#: the table of :class:`gmmlib.model_selection.ModelGrid`.
 MCLUST_BIC_DTYPE = np.dtype(
     [
         ("n_components", np.int64),
