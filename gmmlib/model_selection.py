@@ -39,6 +39,7 @@ goes on, as mclust records a missing cell. A fitted cell is flagged
 failed and degenerate cells unless ``include_degenerate=True``.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -400,7 +401,11 @@ def fit_grid(
     :func:`degeneracy` gives, and its ``start`` field is the index of the
     start whose fit it kept. :meth:`ModelGrid.best`,
     :meth:`ModelGrid.choices` and :meth:`ModelGrid.best_model` skip failed
-    cells, and degenerate ones unless ``include_degenerate=True``.
+    cells, and degenerate ones unless ``include_degenerate=True``. The
+    warnings of a fit (``ConvergenceWarning``,
+    :class:`gmmlib.mixture.DegenerateStartWarning`) are passed on only for the
+    fit a cell keeps: a start that did not converge but lost to another says
+    nothing about the table.
 
     Examples
     --------
@@ -447,14 +452,18 @@ def fit_grid(
                         "options alone."
                     ) from error
                 try:
-                    model.fit(X)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        model.fit(X)
                 except ValueError as error:
                     if not _is_degenerate_covariance_error(error):
                         raise
                     errors.append(error)
                     continue
                 reason = degeneracy(model, n_samples)
-                fits.append((not reason, model.lower_bound_, -index, model, reason))
+                fits.append(
+                    (not reason, model.lower_bound_, -index, model, reason, caught)
+                )
             if not fits:
                 p = n_mixture_parameters(covariance_type, k, n_features)
                 criteria = (np.nan,) * 5  # log_likelihood, bic, aic, icl, icl_entropy
@@ -462,7 +471,13 @@ def fit_grid(
                     (k, covariance_type, p, *criteria, -1, True, False, str(errors[-1]))
                 )
                 continue
-            _, _, minus_index, model, reason = max(fits, key=lambda fit: fit[:3])
+            _, _, minus_index, model, reason, caught = max(
+                fits, key=lambda fit: fit[:3]
+            )
+            for warning in caught:  # only the kept fit's warnings concern the user
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
             criteria = information_criteria(model, X)
             rows.append(
                 (

@@ -1,12 +1,14 @@
 """gmmlib.model_selection: the grid of BIC, AIC and ICL, checked against scikit-learn."""
 
 import re
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from gmmlib import DegenerateStartWarning, GaussianMixture
@@ -711,3 +713,19 @@ def test_a_cell_where_every_start_fails_is_failed_with_the_last_error():
     )
     (row,) = grid.table
     assert not row["failed"] and row["start"] == 1 and row["reason"] == ""
+
+
+def test_only_the_kept_fits_warnings_are_passed_on(blobs):
+    """A start stopped after one iteration warns that it did not converge; it
+    loses to a converged start and its warning is dropped. Kept alone, its
+    warning is passed on."""
+    stopped = dict(init_params="random", max_iter=1, tol=0.0)
+    converged = dict(init_params="kmeans", max_iter=500, tol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning passed on fails the test
+        grid = fit_grid(
+            blobs, [3], ["full"], starts=[stopped, converged], random_state=0
+        )
+    assert grid.table["start"][0] == 1
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        fit_grid(blobs, [3], ["full"], starts=[stopped], random_state=0)
