@@ -239,13 +239,9 @@ class GaussianMixture(BaseMixture):
         starting = self._checked_starting_parameters(data.n_features)
         params = None
         if any(value is None for value in starting.values()):
-            stats = self._starting_statistics(data, random_state)
-            if self.prior_ is None:
-                params = m_step(stats, self.covariance_type, self.reg_covar)
-            else:
-                params = map_m_step(
-                    stats, self.prior_, self.covariance_type, self.reg_covar
-                )
+            params = self._closed_form_m_step(
+                self._starting_statistics(data, random_state)
+            )
         weights = params.weights if starting["weights"] is None else starting["weights"]
         means = params.means if starting["means"] is None else starting["means"]
         if starting["precisions"] is None:
@@ -287,9 +283,16 @@ class GaussianMixture(BaseMixture):
     def _parameters(self, params):
         return params, None
 
+    def _closed_form_m_step(self, stats):
+        """EM's M-step: the maximiser of :math:`Q`, or of :math:`Q + \\log p(\\Theta)`
+        with a prior (:func:`gmmlib.priors.map_m_step`)."""
+        if self.prior_ is None:
+            return m_step(stats, self.covariance_type, self.reg_covar)
+        return map_m_step(stats, self.prior_, self.covariance_type, self.reg_covar)
+
     def _m_step(self, stats, params):
-        if self.prior_ is not None:
-            return map_m_step(stats, self.prior_, self.covariance_type, self.reg_covar)
+        if self.m_step == "exact":  # always so with a prior (checked in fit)
+            return self._closed_form_m_step(stats)
         return M_STEPS[self.m_step](stats, params, self.reg_covar)
 
     def _iteration(self, data):
@@ -299,7 +302,7 @@ class GaussianMixture(BaseMixture):
         return Squarem(
             lambda params: self._e_step(data, params),
             self._m_step,
-            lambda stats, params: self._objective(stats, params),
+            self._objective,
         ).cycle
 
     def _objective(self, stats, params):

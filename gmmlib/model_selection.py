@@ -416,7 +416,7 @@ def fit_grid(
     2
     """
     X = np.asarray(X)
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     default = isinstance(starts, str) and starts == "default"
     if starts is None:
         starts = ({},)
@@ -433,51 +433,16 @@ def fit_grid(
     rows, models = [], {}
     for covariance_type in covariance_types:
         for k in n_components:
-            fits, errors = [], []
-            for index, start in enumerate(starts):
-                try:
-                    model = estimator(
-                        n_components=k,
-                        covariance_type=covariance_type,
-                        **options,
-                        **start,
-                    )
-                except TypeError as error:
-                    if not default:
-                        raise
-                    raise TypeError(
-                        f"{error}. The default grid sets {start} and "
-                        f"{DEFAULT_GRID_OPTIONS} (gmmlib's GaussianMixture); "
-                        "pass starts=None to fit each cell once with the "
-                        "options alone."
-                    ) from error
-                try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        model.fit(X)
-                except ValueError as error:
-                    if not _is_degenerate_covariance_error(error):
-                        raise
-                    errors.append(error)
-                    continue
-                reason = degeneracy(model, n_samples)
-                fits.append(
-                    (not reason, model.lower_bound_, -index, model, reason, caught)
-                )
-            if not fits:
+            cell = dict(n_components=k, covariance_type=covariance_type, **options)
+            kept, errors = _fit_cell(X, estimator, cell, starts, default)
+            if kept is None:
                 p = n_mixture_parameters(covariance_type, k, n_features)
                 criteria = (np.nan,) * 5  # log_likelihood, bic, aic, icl, icl_entropy
                 rows.append(
                     (k, covariance_type, p, *criteria, -1, True, False, str(errors[-1]))
                 )
                 continue
-            _, _, minus_index, model, reason, caught = max(
-                fits, key=lambda fit: fit[:3]
-            )
-            for warning in caught:  # only the kept fit's warnings concern the user
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
+            index, model, reason = kept
             criteria = information_criteria(model, X)
             rows.append(
                 (
@@ -489,7 +454,7 @@ def fit_grid(
                     criteria["aic"],
                     criteria["icl"],
                     criteria["icl_entropy"],
-                    -minus_index,
+                    index,
                     False,
                     bool(reason),
                     reason,
@@ -499,6 +464,62 @@ def fit_grid(
     width = max([1] + [len(row[-1]) for row in rows])
     dtype = np.dtype(GRID_FIELDS + [("reason", f"U{width}")])
     return ModelGrid(np.array(rows, dtype=dtype), models)
+
+
+def _fit_cell(X, estimator, cell, starts, default):
+    """Fit one cell of :func:`fit_grid` from each start; keep the best sound fit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    estimator : class
+    cell : dict
+        ``n_components``, ``covariance_type`` and the grid's options.
+    starts : sequence of dict
+    default : bool
+        Whether ``starts`` are the default ones (for the error message).
+
+    Returns
+    -------
+    kept : tuple or None
+        ``(start index, model, degeneracy reason)`` of the kept fit: the
+        highest ``lower_bound_`` among the sound fits, else among all, the
+        earlier start on ties. None when every fit failed. The kept fit's
+        warnings are issued again; the others' are dropped.
+    errors : list of ValueError
+        The degenerate-covariance errors of the fits that failed.
+    """
+    fits, errors = [], []
+    for index, start in enumerate(starts):
+        try:
+            model = estimator(**cell, **start)
+        except TypeError as error:
+            if not default:
+                raise
+            raise TypeError(
+                f"{error}. The default grid sets {start} and "
+                f"{DEFAULT_GRID_OPTIONS} (gmmlib's GaussianMixture); "
+                "pass starts=None to fit each cell once with the options alone."
+            ) from error
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model.fit(X)
+        except ValueError as error:
+            if not _is_degenerate_covariance_error(error):
+                raise
+            errors.append(error)
+            continue
+        reason = degeneracy(model, len(X))
+        fits.append((not reason, model.lower_bound_, -index, model, reason, caught))
+    if not fits:
+        return None, errors
+    _, _, minus_index, model, reason, caught = max(fits, key=lambda fit: fit[:3])
+    for warning in caught:
+        warnings.warn_explicit(
+            warning.message, warning.category, warning.filename, warning.lineno
+        )
+    return (-minus_index, model, reason), errors
 
 
 def _is_degenerate_covariance_error(error):
