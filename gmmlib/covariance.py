@@ -28,6 +28,9 @@ from scipy.linalg import get_lapack_funcs
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+#: :math:`\log 2\pi`, in the normalising constant of every Gaussian log-density.
+LOG_2PI = np.log(2.0 * np.pi)
+
 #: scikit-learn's message for a covariance that is not positive definite, word
 #: for word, so that code matching scikit-learn's error matches gmmlib's.
 DEGENERATE_COVARIANCE_MESSAGE = (

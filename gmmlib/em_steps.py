@@ -42,7 +42,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounded_e_step import (
+    MAX_COMPUTED_FRACTION,
+    MIN_FEATURES,
+    AnchorBounds,
+    bounded_block,
+)
 from .covariance import (
+    LOG_2PI,
     covariances_from_cholesky,
     covariances_from_statistics,
     log_det_cholesky,
@@ -52,9 +59,13 @@ from .covariance import (
     precisions_from_cholesky,
     rounding_floor,
 )
-from .runtime import blas_threads, block_size, single_threaded_blas, thread_pool
-
-LOG_2PI = np.log(2.0 * np.pi)
+from .runtime import (
+    blas_threads,
+    block_size,
+    bounded_block_size,
+    single_threaded_blas,
+    thread_pool,
+)
 
 
 @dataclass
@@ -443,7 +454,12 @@ def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
     Row k holds :math:`N_k`, :math:`S_k` and :math:`T_k` of
     :eq:`eq-gem-k-statistics` packed as the features of :func:`sufficient_features`
     (:func:`unpack_moments` splits them), with :math:`r_{nk}` weighted by
-    :math:`w_n` and the data centred on :math:`c`. Rows are taken a block at a time.
+    :math:`w_n` and the data centred on :math:`c`. Rows are taken a block at a time;
+    for 'full' covariances in :data:`gmmlib.bounded_e_step.MIN_FEATURES` or more
+    dimensions, when at most half of the responsibilities are nonzero (hard
+    labels), each component's sums run over its nonzero rows only
+    (:func:`grouped_moments`, the rows sorted by largest responsibility), which
+    adds the same terms.
 
     Parameters
     ----------
@@ -460,12 +476,78 @@ def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
     """
     n_samples, n_features = X.shape
     weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-    moments = np.zeros((resp.shape[1], n_statistics(n_features, covariance_type)))
-    step = block_size(resp.shape[1], n_features, covariance_type, X.dtype)
+    n_components = resp.shape[1]
+    moments = np.zeros((n_components, n_statistics(n_features, covariance_type)))
+    if (
+        covariance_type == "full"
+        and n_features >= MIN_FEATURES
+        and np.count_nonzero(weighted) <= MAX_COMPUTED_FRACTION * weighted.size
+    ):
+        step = bounded_block_size(n_components, n_features, X.dtype)
+        for start in range(0, n_samples, step):
+            block = weighted[start : start + step]
+            labels = np.argmax(block, axis=1)
+            order = np.argsort(labels, kind="stable")
+            edges = np.searchsorted(labels[order], np.arange(n_components + 1))
+            block = block[order]
+            extra = block != 0
+            extra[np.arange(len(block)), labels[order]] = False
+            rows = X[start : start + step][order]
+            if shift is not None:
+                rows -= shift
+            moments += grouped_moments(rows, block, edges, extra)
+        return moments
+    step = block_size(n_components, n_features, covariance_type, X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
         features = sufficient_features(X[rows], covariance_type, shift)
         moments += np.dot(weighted[rows].T, features.T)
+    return moments
+
+
+def grouped_moments(rows, resp, edges, extra=None):
+    r"""The sums :math:`\sum_n r_{nk}\, t(x_n - c)` over the rows each component keeps ('full').
+
+    Component k keeps the rows ``edges[k]:edges[k + 1]`` and those where
+    ``extra[:, k]``; row k of the result adds up, over those rows only,
+    :math:`r_{nk}`, :math:`r_{nk} (x_n - c)` and the upper triangle of
+    :math:`r_{nk} (x_n - c)(x_n - c)^\top`, in the layout of
+    :func:`sufficient_features`. Component k costs :math:`d^2` multiply-adds per
+    kept row, instead of the :math:`d(d+1)/2` per row and component of
+    :func:`moments_from_resp`'s products: the cheaper way when each row keeps
+    one or two components (hard labels; the bounded E-step,
+    :mod:`gmmlib.bounded_e_step`).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_samples, n_features)
+        :math:`x_n - c`, sorted by the component that keeps them.
+    resp : ndarray of shape (n_samples, n_components)
+        Responsibilities in the same order, already multiplied by any sample
+        weights.
+    edges : ndarray of shape (n_components + 1,)
+    extra : ndarray of bool, shape (n_samples, n_components), optional
+        Further pairs to add up. All other pairs are taken as zero.
+
+    Returns
+    -------
+    moments : ndarray of shape (n_components, n_statistics), float64
+    """
+    n_features = rows.shape[1]
+    upper = np.triu_indices(n_features)
+    moments = np.zeros((resp.shape[1], n_statistics(n_features, "full")))
+    for component in range(resp.shape[1]):
+        kept = [slice(edges[component], edges[component + 1])]
+        if extra is not None:
+            kept.append(np.flatnonzero(extra[:, component]))
+        for index in kept:
+            block = rows[index]
+            weights = resp[index, component]
+            moments[component, 0] += weights.sum(dtype=np.float64)
+            moments[component, 1 : 1 + n_features] += np.dot(weights, block)
+            moments[component, 1 + n_features :] += np.dot(
+                (block * weights[:, None]).T, block
+            )[upper]
     return moments
 
 
@@ -563,6 +645,62 @@ def accumulate_statistics(
     return moments, log_likelihood
 
 
+def bounded_statistics(X, bounds, coefficients, shift, sample_weight=None):
+    r"""Responsibility-weighted feature sums and log-likelihood, pruning by the bound.
+
+    Same contract as :func:`gmmlib.em_steps.accumulate_statistics` ('full'
+    covariances), whose result it equals but for the pruned pairs' terms,
+    each below :math:`10^{-215}` of a responsibility (the module's docstring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    bounds : AnchorBounds
+        For the same parameters and ``shift``.
+    coefficients : ndarray of shape (n_components, n_statistics)
+        :func:`gmmlib.em_steps.natural_parameters`, for the blocks that go to the
+        full E-step.
+    shift : ndarray of shape (n_features,)
+        Centre :math:`c`, from :func:`gmmlib.em_steps.as_shift`.
+    sample_weight : ndarray of shape (n_samples,), optional
+
+    Returns
+    -------
+    moments : ndarray of shape (n_components, n_statistics)
+        :math:`\sum_n w_n r_{nk} t(x_n - c)`, float64.
+    log_likelihood : float
+        :math:`\sum_n w_n \log p(x_n)`.
+    """
+    n_samples, n_features = X.shape
+    n_components = len(bounds.constants)
+    step = bounded_block_size(n_components, n_features, X.dtype)
+    floor = log_floor(X.dtype)
+    shift = np.asarray(shift, dtype=X.dtype)
+    moments = np.zeros(coefficients.shape)
+    log_likelihood = 0.0
+    for start in range(0, n_samples, step):
+        rows = slice(start, start + step)
+        weights = None if sample_weight is None else sample_weight[rows]
+        block = bounded_block(X[rows] - shift, bounds, floor)
+        if block is None:
+            block_moments, block_log_likelihood = accumulate_statistics(
+                X[rows], coefficients, "full", shift, weights
+            )
+            moments += block_moments
+            log_likelihood += block_log_likelihood
+            continue
+        log_prob_norm = normalize_log_prob(block.log_prob, floor)
+        resp = block.log_prob
+        if weights is None:
+            log_likelihood += float(log_prob_norm.sum(dtype=np.float64))
+        else:
+            weights = weights[block.order]
+            log_likelihood += float(log_prob_norm @ weights)
+            resp *= weights[:, None]
+        moments += grouped_moments(block.rows, resp, block.edges, block.candidates)
+    return moments, log_likelihood
+
+
 def as_shift(shift, n_features, dtype):
     """The centre :math:`c` of the sums: float64 numbers exact in the dtype of the data.
 
@@ -583,7 +721,11 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
     data centred on ``shift``) and then dropped. The rows are split into
     ``n_threads`` contiguous parts, each handled by :func:`accumulate_statistics`
     in its own thread; BLAS runs on one thread meanwhile, so that its threads do
-    not compete with these.
+    not compete with these. For 'full' covariances in
+    :data:`gmmlib.bounded_e_step.MIN_FEATURES` or more dimensions the parts go to
+    :func:`bounded_statistics`, which skips the log-densities that a bound
+    proves to lie below the floor of :func:`normalize_log_prob`
+    (:mod:`gmmlib.bounded_e_step`).
 
     Parameters
     ----------
@@ -609,20 +751,29 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
         n_threads = blas_threads()
     step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
     n_parts = max(1, min(n_threads, n_samples // step))
-    bounds = [n_samples * part // n_parts for part in range(n_parts + 1)]
+    limits = [n_samples * part // n_parts for part in range(n_parts + 1)]
+    if params.covariance_type == "full" and n_features >= MIN_FEATURES:
+        bounds = AnchorBounds.from_parameters(params, shift, log_weights, X.dtype)
 
-    def statistics_of_part(start, stop):
-        weights = None if sample_weight is None else sample_weight[start:stop]
-        return accumulate_statistics(
-            X[start:stop], coefficients, params.covariance_type, shift, weights
-        )
+        def statistics_of_part(start, stop):
+            weights = None if sample_weight is None else sample_weight[start:stop]
+            return bounded_statistics(
+                X[start:stop], bounds, coefficients, shift, weights
+            )
+    else:
+
+        def statistics_of_part(start, stop):
+            weights = None if sample_weight is None else sample_weight[start:stop]
+            return accumulate_statistics(
+                X[start:stop], coefficients, params.covariance_type, shift, weights
+            )
 
     with single_threaded_blas():
         if n_parts == 1:
             parts = [statistics_of_part(0, n_samples)]
         else:
             parts = list(
-                thread_pool(n_parts).map(statistics_of_part, bounds[:-1], bounds[1:])
+                thread_pool(n_parts).map(statistics_of_part, limits[:-1], limits[1:])
             )
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
