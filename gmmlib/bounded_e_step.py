@@ -34,7 +34,7 @@ exactly. A rounding error in a bound can move only pairs at the floor itself,
 whose responsibilities are below :math:`10^{-215}`.
 
 The sums :math:`N_k, S_k, T_k` then run over each component's computed pairs
-only (:func:`gmmlib.em_steps.moments_of_rows`): a pruned pair's term,
+only (:func:`gmmlib.em_steps.grouped_moments`): a pruned pair's term,
 :math:`10^{-215}` or less of a responsibility, is left out. A block whose
 pairs mostly survive (overlapping components) is handed to the full E-step
 (:func:`gmmlib.em_steps.accumulate_statistics`), which is then cheaper.

@@ -43,7 +43,7 @@ from .missing_values import (
     fill_with_column_means,
     missingness_patterns,
 )
-from .runtime import blas_threads, single_threaded_blas
+from .runtime import blas_threads, single_threaded
 from .validation import check_sample_weight
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
@@ -234,10 +234,9 @@ def kmeans_labels(X, n_components, sample_weight, random_state):
     """
     n_samples = len(X)
     kmeans = start_kmeans(n_samples, n_components, random_state)
-    # KMeans runs its own OpenMP threads; BLAS threads left spinning beside
-    # them on the same cores made this k-means twice as slow (50,000 x 50,
-    # ten clusters: 37 ms against 18 ms with BLAS on one thread).
-    with single_threaded_blas():
+    # A few milliseconds of work: one thread is faster than waking a second
+    # (gmmlib.runtime.single_threaded has the measurements).
+    with single_threaded():
         if n_samples <= START_SAMPLE_ROWS:
             return kmeans.fit(X, sample_weight=sample_weight).labels_
         rows = start_sample(n_samples, random_state)
@@ -327,7 +326,12 @@ class InMemoryData:
             Centred on ``shift``; ``log_likelihood`` is NaN.
         """
         moments = moments_from_resp(
-            self.start_data, resp, covariance_type, self.sample_weight, self.shift
+            self.start_data,
+            resp,
+            covariance_type,
+            self.sample_weight,
+            self.shift,
+            self.n_threads,
         )
         return _statistics(
             moments, covariance_type, self.n_features, self.total_weight, self.shift

@@ -59,13 +59,7 @@ from .covariance import (
     precisions_from_cholesky,
     rounding_floor,
 )
-from .runtime import (
-    blas_threads,
-    block_size,
-    bounded_block_size,
-    single_threaded_blas,
-    thread_pool,
-)
+from .runtime import blas_threads, block_size, bounded_block_size, map_row_parts
 
 
 @dataclass
@@ -448,7 +442,9 @@ def unpack_moments(moments, covariance_type, n_features):
     return nk, first, second[0] if covariance_type == "tied" else second
 
 
-def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
+def moments_from_resp(
+    X, resp, covariance_type, sample_weight=None, shift=None, n_threads=1
+):
     r"""The sums :math:`\sum_n w_n r_{nk}\, t(x_n - c)` for given responsibilities, as one matrix.
 
     Row k holds :math:`N_k`, :math:`S_k` and :math:`T_k` of
@@ -469,6 +465,9 @@ def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
     sample_weight : ndarray of shape (n_samples,), optional
     shift : ndarray of shape (n_features,), optional
         Centre :math:`c` subtracted from X (default: zero, X used as given).
+    n_threads : int, default=1
+        Threads for the sums over each component's rows
+        (:func:`gmmlib.runtime.map_row_parts`).
 
     Returns
     -------
@@ -484,19 +483,25 @@ def moments_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
         and np.count_nonzero(weighted) <= MAX_COMPUTED_FRACTION * weighted.size
     ):
         step = bounded_block_size(n_components, n_features, X.dtype)
-        for start in range(0, n_samples, step):
-            block = weighted[start : start + step]
-            labels = np.argmax(block, axis=1)
-            order = np.argsort(labels, kind="stable")
-            edges = np.searchsorted(labels[order], np.arange(n_components + 1))
-            block = block[order]
-            extra = block != 0
-            extra[np.arange(len(block)), labels[order]] = False
-            rows = X[start : start + step][order]
-            if shift is not None:
-                rows -= shift
-            moments += grouped_moments(rows, block, edges, extra)
-        return moments
+
+        def moments_of_part(first, last):
+            part = np.zeros_like(moments)
+            for start in range(first, last, step):
+                stop = min(start + step, last)
+                block = weighted[start:stop]
+                labels = np.argmax(block, axis=1)
+                order = np.argsort(labels, kind="stable")
+                edges = np.searchsorted(labels[order], np.arange(n_components + 1))
+                block = block[order]
+                extra = block != 0
+                extra[np.arange(len(block)), labels[order]] = False
+                rows = X[start:stop][order]
+                if shift is not None:
+                    rows -= shift
+                part += grouped_moments(rows, block, edges, extra)
+            return part
+
+        return sum(map_row_parts(moments_of_part, n_samples, n_threads, step))
     step = block_size(n_components, n_features, covariance_type, X.dtype)
     for start in range(0, n_samples, step):
         rows = slice(start, start + step)
@@ -749,9 +754,6 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
     coefficients = natural_parameters(params, shift, log_weights).astype(X.dtype)
     if n_threads is None:
         n_threads = blas_threads()
-    step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
-    n_parts = max(1, min(n_threads, n_samples // step))
-    limits = [n_samples * part // n_parts for part in range(n_parts + 1)]
     if params.covariance_type == "full" and n_features >= MIN_FEATURES:
         bounds = AnchorBounds.from_parameters(params, shift, log_weights, X.dtype)
 
@@ -768,13 +770,8 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
                 X[start:stop], coefficients, params.covariance_type, shift, weights
             )
 
-    with single_threaded_blas():
-        if n_parts == 1:
-            parts = [statistics_of_part(0, n_samples)]
-        else:
-            parts = list(
-                thread_pool(n_parts).map(statistics_of_part, limits[:-1], limits[1:])
-            )
+    step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
+    parts = map_row_parts(statistics_of_part, n_samples, n_threads, step)
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
     nk, first, second = unpack_moments(moments, params.covariance_type, n_features)

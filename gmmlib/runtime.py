@@ -8,9 +8,10 @@ Nothing here changes a result beyond rounding; it holds only the plumbing that
   environment variable ``GMMLIB_BLOCK_ROWS``, and :func:`block_size`; for the
   bounded E-step :data:`ROWS_PER_COMPONENT` and :func:`bounded_block_size`);
 * the pool of threads that share those blocks (:func:`thread_pool`);
-* the number of BLAS threads (:func:`blas_threads`) and the context manager that
-  limits BLAS to one thread while gmmlib's own threads work
-  (:func:`single_threaded_blas`).
+* the number of BLAS threads (:func:`blas_threads`) and the context managers that
+  limit BLAS to one thread while gmmlib's own threads work
+  (:func:`single_threaded_blas`) or BLAS and OpenMP for short work
+  (:func:`single_threaded`).
 
 Chapter "Empirical performance" (``chapters/12_empirical_performance.md``)
 explains the block size and measures what blocks and threads buy.
@@ -106,9 +107,15 @@ def bounded_block_size(n_components, n_features, dtype=np.float64):
 
 
 @cache
+def _controller():
+    """threadpoolctl's controller of the loaded BLAS and OpenMP libraries (created once)."""
+    return ThreadpoolController()
+
+
+@cache
 def _blas_controller():
     """threadpoolctl's controller of the loaded BLAS libraries (created once)."""
-    return ThreadpoolController().select(user_api="blas")
+    return _controller().select(user_api="blas")
 
 
 def blas_threads():
@@ -130,7 +137,51 @@ def single_threaded_blas():
     return _blas_controller().limit(limits=1)
 
 
+def single_threaded():
+    """Context manager running BLAS and OpenMP (scikit-learn's KMeans) on one thread.
+
+    For work of a few milliseconds, such as the k-means of a start on at most
+    :data:`gmmlib.data_sources.START_SAMPLE_ROWS` rows: waking a second
+    thread that has slept costs more than it saves. On two cores, 0.2 s after
+    the last fit, the k-means start of 100,000 x 2 rows with three clusters
+    took 4.4 ms (median of 12; all within 4-5 ms) on one thread, against a
+    median of 27 ms, spread 4-48 ms, with OpenMP on two; on 50,000 x 50 with
+    ten clusters, 17 against 21 ms.
+    """
+    return _controller().limit(limits=1)
+
+
 @cache
 def thread_pool(n_threads):
     """A pool of ``n_threads`` threads, created once and reused by every E-step."""
     return ThreadPoolExecutor(n_threads, thread_name_prefix="gmmlib-e-step")
+
+
+def map_row_parts(function, n_samples, n_threads, min_rows):
+    """``function(start, stop)`` on contiguous parts of the rows, a thread each.
+
+    The rows are split into at most ``n_threads`` parts of at least
+    ``min_rows`` rows, handled by the threads of :func:`thread_pool` with BLAS
+    on one thread meanwhile (:func:`single_threaded_blas`), so that BLAS
+    threads do not compete with these.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(start, stop)`` for the rows ``start:stop``.
+    n_samples : int
+    n_threads : int
+    min_rows : int
+        Fewest rows per part (a block).
+
+    Returns
+    -------
+    results : list
+        One result per part, in the order of the rows.
+    """
+    n_parts = max(1, min(n_threads, n_samples // min_rows))
+    limits = [n_samples * part // n_parts for part in range(n_parts + 1)]
+    with single_threaded_blas():
+        if n_parts == 1:
+            return [function(0, n_samples)]
+        return list(thread_pool(n_parts).map(function, limits[:-1], limits[1:]))
