@@ -30,6 +30,7 @@ from .em_steps import (
     e_step,
     estimate_log_prob_resp,
     moments_from_resp,
+    takes_bounded_e_step,
     unpack_moments,
 )
 from .hierarchical import (
@@ -276,6 +277,11 @@ class InMemoryData:
     n_threads : int
         Threads of the E-step: as many as BLAS was allowed when the data
         were wrapped (:func:`gmmlib.runtime.blas_threads`).
+    anchors : ndarray of int, shape (n_samples,) or None
+        For the bounded E-step (:mod:`gmmlib.bounded_e_step`), each row's
+        component of largest responsibility in the last pass or start, handed
+        to the next pass as its anchor (-1 where none is known); None until a
+        bounded E-step or start needs it.
     """
 
     def __init__(self, X, sample_weight=None, start_data=None):
@@ -293,6 +299,7 @@ class InMemoryData:
             self.mean = np.average(self.start_data, axis=0, weights=sample_weight)
         self.shift = as_shift(self.mean, self.n_features, self.dtype)
         self.n_threads = blas_threads()
+        self.anchors = None
 
     def column_covariance(self):
         """Column covariance of ``start_data``, divisor :math:`\\sum_n w_n - 1`.
@@ -349,6 +356,10 @@ class InMemoryData:
         resp = initial_responsibilities(
             self.start_data, n_components, init_params, self.sample_weight, random_state
         )
+        if self.start_data is self.X and takes_bounded_e_step(
+            covariance_type, self.n_features
+        ):
+            self.anchors = np.argmax(resp, axis=1)
         return self.statistics_from_responsibilities(resp, covariance_type)
 
     def e_step(self, params, log_weights=None, shift=None):
@@ -366,6 +377,10 @@ class InMemoryData:
         -------
         SufficientStatistics
         """
+        if self.anchors is None and takes_bounded_e_step(
+            params.covariance_type, self.n_features
+        ):
+            self.anchors = np.full(self.n_samples, -1, dtype=np.intp)
         return e_step(
             self.X,
             params,
@@ -373,6 +388,7 @@ class InMemoryData:
             self.shift if shift is None else shift,
             log_weights,
             self.n_threads,
+            self.anchors,
         )
 
     def log_prob_resp(self, params, log_weights=None):

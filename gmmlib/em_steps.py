@@ -45,6 +45,7 @@ import numpy as np
 from .bounded_e_step import (
     MAX_COMPUTED_FRACTION,
     MIN_FEATURES,
+    PROBE_ROWS,
     AnchorBounds,
     bounded_block,
 )
@@ -59,7 +60,12 @@ from .covariance import (
     precisions_from_cholesky,
     rounding_floor,
 )
-from .runtime import blas_threads, block_size, bounded_block_size, map_row_parts
+from .runtime import (
+    blas_threads,
+    block_size,
+    bounded_block_size,
+    map_row_parts,
+)
 
 
 @dataclass
@@ -478,8 +484,7 @@ def moments_from_resp(
     n_components = resp.shape[1]
     moments = np.zeros((n_components, n_statistics(n_features, covariance_type)))
     if (
-        covariance_type == "full"
-        and n_features >= MIN_FEATURES
+        takes_bounded_e_step(covariance_type, n_features)
         and np.count_nonzero(weighted) <= MAX_COMPUTED_FRACTION * weighted.size
     ):
         step = bounded_block_size(n_components, n_features, X.dtype)
@@ -508,6 +513,15 @@ def moments_from_resp(
         features = sufficient_features(X[rows], covariance_type, shift)
         moments += np.dot(weighted[rows].T, features.T)
     return moments
+
+
+def takes_bounded_e_step(covariance_type, n_features):
+    """Whether :func:`e_step` takes the bounded E-step (:mod:`gmmlib.bounded_e_step`).
+
+    For 'full' covariances in :data:`gmmlib.bounded_e_step.MIN_FEATURES` or
+    more dimensions.
+    """
+    return covariance_type == "full" and n_features >= MIN_FEATURES
 
 
 def grouped_moments(rows, resp, edges, extra=None):
@@ -539,20 +553,23 @@ def grouped_moments(rows, resp, edges, extra=None):
     moments : ndarray of shape (n_components, n_statistics), float64
     """
     n_features = rows.shape[1]
-    upper = np.triu_indices(n_features)
-    moments = np.zeros((resp.shape[1], n_statistics(n_features, "full")))
-    for component in range(resp.shape[1]):
+    n_components = resp.shape[1]
+    moments = np.zeros((n_components, n_statistics(n_features, "full")))
+    second = np.zeros((n_components, n_features, n_features))
+    for component in range(n_components):
         kept = [slice(edges[component], edges[component + 1])]
         if extra is not None:
             kept.append(np.flatnonzero(extra[:, component]))
         for index in kept:
             block = rows[index]
+            if len(block) == 0:
+                continue
             weights = resp[index, component]
             moments[component, 0] += weights.sum(dtype=np.float64)
             moments[component, 1 : 1 + n_features] += np.dot(weights, block)
-            moments[component, 1 + n_features :] += np.dot(
-                (block * weights[:, None]).T, block
-            )[upper]
+            second[component] += np.dot((block * weights[:, None]).T, block)
+    upper_rows, upper_cols = np.triu_indices(n_features)
+    moments[:, 1 + n_features :] = second[:, upper_rows, upper_cols]
     return moments
 
 
@@ -650,7 +667,9 @@ def accumulate_statistics(
     return moments, log_likelihood
 
 
-def bounded_statistics(X, bounds, coefficients, shift, sample_weight=None):
+def bounded_statistics(
+    X, bounds, coefficients, shift, sample_weight=None, anchors=None
+):
     r"""Responsibility-weighted feature sums and log-likelihood, pruning by the bound.
 
     Same contract as :func:`gmmlib.em_steps.accumulate_statistics` ('full'
@@ -668,6 +687,12 @@ def bounded_statistics(X, bounds, coefficients, shift, sample_weight=None):
     shift : ndarray of shape (n_features,)
         Centre :math:`c`, from :func:`gmmlib.em_steps.as_shift`.
     sample_weight : ndarray of shape (n_samples,), optional
+    anchors : ndarray of int, shape (n_samples,), optional
+        Read and overwritten. On entry the rows' anchors (-1 where none is
+        known; see :func:`gmmlib.bounded_e_step.bounded_block`); on exit each
+        row's component of largest responsibility, the anchors for the next
+        pass, or -1 for the rows that went to the full E-step.
+        None: every block computes its anchors.
 
     Returns
     -------
@@ -683,17 +708,32 @@ def bounded_statistics(X, bounds, coefficients, shift, sample_weight=None):
     shift = np.asarray(shift, dtype=X.dtype)
     moments = np.zeros(coefficients.shape)
     log_likelihood = 0.0
-    for start in range(0, n_samples, step):
-        rows = slice(start, start + step)
+    # A first, small block probes whether the bound prunes enough here; once a
+    # block goes to the full E-step, the rest of the rows follow it, so that
+    # overlapping components pay for one small block of bounds only.
+    start, stop = 0, min(n_samples, step, PROBE_ROWS)
+    while start < n_samples:
+        rows = slice(start, stop)
+        start, stop = stop, stop + step
         weights = None if sample_weight is None else sample_weight[rows]
-        block = bounded_block(X[rows] - shift, bounds, floor)
+        block_anchors = None if anchors is None else anchors[rows]
+        block = bounded_block(X[rows] - shift, bounds, floor, block_anchors)
         if block is None:
+            rest = slice(rows.start, n_samples)
             block_moments, block_log_likelihood = accumulate_statistics(
-                X[rows], coefficients, "full", shift, weights
+                X[rest],
+                coefficients,
+                "full",
+                shift,
+                None if sample_weight is None else sample_weight[rest],
             )
             moments += block_moments
             log_likelihood += block_log_likelihood
-            continue
+            if anchors is not None:
+                anchors[rest] = -1
+            break
+        if anchors is not None:
+            block_anchors[block.order] = block.labels
         log_prob_norm = normalize_log_prob(block.log_prob, floor)
         resp = block.log_prob
         if weights is None:
@@ -718,7 +758,15 @@ def as_shift(shift, n_features, dtype):
     return np.asarray(shift, dtype=dtype).astype(np.float64)
 
 
-def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_threads=None):
+def e_step(
+    X,
+    params,
+    sample_weight=None,
+    shift=None,
+    log_weights=None,
+    n_threads=None,
+    anchors=None,
+):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
     The responsibilities :eq:`eq-gem-k-resp` of each block of rows are summed into
@@ -744,6 +792,10 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
         variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
     n_threads : int, optional
         Threads to use; by default :func:`gmmlib.runtime.blas_threads`.
+    anchors : ndarray of int, shape (n_samples,), optional
+        For the bounded E-step: read and overwritten as in
+        :func:`bounded_statistics`, so that one pass hands its rows' components
+        of largest responsibility to the next as anchors. Ignored otherwise.
 
     Returns
     -------
@@ -754,13 +806,18 @@ def e_step(X, params, sample_weight=None, shift=None, log_weights=None, n_thread
     coefficients = natural_parameters(params, shift, log_weights).astype(X.dtype)
     if n_threads is None:
         n_threads = blas_threads()
-    if params.covariance_type == "full" and n_features >= MIN_FEATURES:
+    if takes_bounded_e_step(params.covariance_type, n_features):
         bounds = AnchorBounds.from_parameters(params, shift, log_weights, X.dtype)
 
         def statistics_of_part(start, stop):
             weights = None if sample_weight is None else sample_weight[start:stop]
             return bounded_statistics(
-                X[start:stop], bounds, coefficients, shift, weights
+                X[start:stop],
+                bounds,
+                coefficients,
+                shift,
+                weights,
+                None if anchors is None else anchors[start:stop],
             )
     else:
 

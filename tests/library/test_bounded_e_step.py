@@ -251,3 +251,44 @@ def test_a_fit_in_many_dimensions_matches_scikit_learn():
         assert_allclose(
             getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10
         )
+
+
+def test_any_anchors_give_the_same_statistics(monkeypatch):
+    X, params = separated()
+    shift = X.mean(axis=0)
+    monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
+    monkeypatch.setattr(runtime, "BLOCK_ROWS", 300)
+    expected = full_e_step(X, params, None, shift, monkeypatch=monkeypatch)
+    n_components = len(params.weights)
+    rng = np.random.default_rng(3)
+    for anchors in (
+        rng.integers(n_components, size=len(X)),  # poor anchors: looser bounds
+        np.full(len(X), -1),  # none known: computed
+        np.full(len(X), n_components),  # not components: computed
+    ):
+        assert_same_statistics(
+            e_step(X, params, None, shift, anchors=anchors), expected
+        )
+
+
+def test_a_pass_hands_its_largest_responsibilities_to_the_next(monkeypatch):
+    X, params = separated()
+    shift = X.mean(axis=0)
+    monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
+    monkeypatch.setattr(runtime, "BLOCK_ROWS", 300)
+    anchors = np.full(len(X), -1)
+    first = e_step(X, params, None, shift, n_threads=2, anchors=anchors)
+    _, resp = em_steps.estimate_log_prob_resp(X, params)
+    assert_array_equal(anchors, resp.argmax(axis=1))
+    second = e_step(X, params, None, shift, n_threads=2, anchors=anchors)
+    assert_same_statistics(second, first)
+
+
+def test_a_block_for_the_full_e_step_leaves_no_anchors(monkeypatch):
+    X, params = separated(n_features=5, n_components=3)
+    params.means[:] = params.means.mean(axis=0)  # overlapping: full E-step
+    shift = X.mean(axis=0)
+    monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
+    anchors = np.zeros(len(X), dtype=np.intp)
+    e_step(X, params, None, shift, anchors=anchors)
+    assert_array_equal(anchors, -1)

@@ -255,3 +255,24 @@ def test_the_dask_default_start_is_the_in_memory_one(covariance_type):
         assert_allclose(
             getattr(on_dask, name), getattr(in_memory, name), rtol=1e-10, err_msg=name
         )
+
+
+def test_the_start_and_each_pass_hand_anchors_to_the_bounded_e_step():
+    from gmmlib.bounded_e_step import MIN_FEATURES
+    from gmmlib.em_steps import estimate_log_prob_resp, m_step
+
+    X, _ = make_blobs_mixture(
+        3000, n_components=4, n_features=MIN_FEATURES, separation=8.0, random_state=0
+    )
+    data = InMemoryData(X)
+    assert data.anchors is None
+    stats = data.starting_statistics(4, "kmeans", "full", np.random.RandomState(0))
+    labels = data.anchors.copy()
+    assert_array_equal(np.bincount(labels, minlength=4), np.round(stats.nk))
+    params = m_step(stats, "full", 1e-6)
+    data.e_step(params)
+    assert_array_equal(data.anchors, estimate_log_prob_resp(X, params)[1].argmax(1))
+    # Not a bounded E-step (2 features): no anchors kept.
+    small = InMemoryData(X[:, :2])
+    small.starting_statistics(4, "kmeans", "full", np.random.RandomState(0))
+    assert small.anchors is None
