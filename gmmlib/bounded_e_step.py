@@ -40,9 +40,11 @@ pairs mostly survive (overlapping components), that block and the rest of the
 pass go to the full E-step (:func:`gmmlib.em_steps.accumulate_statistics`),
 which is then cheaper; the first block of a pass is small, a probe.
 
-The anchor of a sample is the component of largest
+The anchor of a sample is its component of largest responsibility in the
+previous pass, when the caller keeps those (:class:`gmmlib.data_sources.InMemoryData`
+does, from the labels of its start on), and otherwise the component of largest
 :math:`c_k - \tfrac12 \sum_j \Lambda_{k,jj} (x_j - \mu_{kj})^2`, the
-log-density with the off-diagonal precisions left out (:math:`dK`
+log-density with the off-diagonal precisions left out (:math:`2dK`
 multiply-adds). Any anchor gives a valid bound; a good one gives a tight one.
 """
 
@@ -255,7 +257,7 @@ def bounded_block(centred, bounds, floor, anchors=None):
         :func:`gmmlib.em_steps.log_floor` of the dtype.
     anchors : ndarray of int, shape (n_rows,), optional
         The rows' anchors, such as their components of largest responsibility
-        in the previous pass (:attr:`AnchoredBlock.labels`); computed by
+        in the previous pass (``labels`` of :class:`AnchoredBlock`); computed by
         :meth:`AnchorBounds.anchors` when None or when one is not a component
         (-1 marks a row without one). Any anchor gives a valid bound.
 
