@@ -16,10 +16,12 @@ component :math:`k`, write :math:`\Lambda_k = P_k P_k^\top = \Sigma_k^{-1}`,
 
 .. math::
 
+    \begin{aligned}
     \log w_k \mathcal{N}(x \mid \mu_k, \Sigma_k)
-    = c_k - \tfrac12 (v + \delta)^\top \Lambda_k (v + \delta)
-    \le c_k - v^\top \Lambda_k \delta - \tfrac12 \delta^\top \Lambda_k \delta
+    &= c_k - \tfrac12 (v + \delta)^\top \Lambda_k (v + \delta) \\
+    &\le c_k - v^\top \Lambda_k \delta - \tfrac12 \delta^\top \Lambda_k \delta
     = x^\top h_{ak} + b_{ak},
+    \end{aligned}
 
 with :math:`c_k = \log w_k + \log|P_k| - \tfrac d2 \log 2\pi`,
 :math:`h_{ak} = -\Lambda_k \delta` and
