@@ -212,6 +212,29 @@ class AnchorBounds:
         return np.argmax(scores, axis=0)
 
 
+def group_rows(labels, n_components):
+    """The order that sorts rows by label, and where each label's rows start.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_rows,)
+        Values in ``range(n_components)``.
+    n_components : int
+
+    Returns
+    -------
+    order : ndarray of shape (n_rows,)
+        Stable: rows of one label keep their order.
+    edges : ndarray of shape (n_components + 1,)
+        The rows labelled k are ``order[edges[k]:edges[k + 1]]``.
+    """
+    order = np.argsort(labels, kind="stable")
+    edges = np.concatenate(
+        ([0], np.cumsum(np.bincount(labels, minlength=n_components)))
+    )
+    return order, edges
+
+
 class AnchoredBlock(NamedTuple):
     """A block of rows sorted by anchor, with its log-densities (:func:`bounded_block`).
 
@@ -273,10 +296,7 @@ def bounded_block(centred, bounds, floor, anchors=None):
     n_components = len(bounds.constants)
     if anchors is None or not (0 <= anchors.min() and anchors.max() < n_components):
         anchors = bounds.anchors(centred)
-    order = np.argsort(anchors, kind="stable")
-    edges = np.concatenate(
-        ([0], np.cumsum(np.bincount(anchors, minlength=n_components)))
-    )
+    order, edges = group_rows(anchors, n_components)
     rows = centred[order]
     # Component-major, so that normalize_log_prob runs along contiguous rows.
     log_prob = np.full((n_components, n_rows), -np.inf, dtype=centred.dtype).T

@@ -301,7 +301,7 @@ class InMemoryData:
                 weights = np.ones(len(self.start_data))
             else:
                 weights = sample_weight
-            self.mean = np.dot(weights, self.start_data) / weights.sum()
+            self.mean = np.dot(weights, self.start_data) / self.total_weight
         elif sample_weight is None:  # float32 data: sums in float64
             self.mean = self.start_data.mean(axis=0, dtype=np.float64)
         else:

@@ -48,6 +48,7 @@ from .bounded_e_step import (
     PROBE_ROWS,
     AnchorBounds,
     bounded_block,
+    group_rows,
 )
 from .covariance import (
     LOG_2PI,
@@ -495,8 +496,7 @@ def moments_from_resp(
                 stop = min(start + step, last)
                 block = weighted[start:stop]
                 labels = np.argmax(block, axis=1)
-                order = np.argsort(labels, kind="stable")
-                edges = np.searchsorted(labels[order], np.arange(n_components + 1))
+                order, edges = group_rows(labels, n_components)
                 block = block[order]
                 extra = block != 0
                 extra[np.arange(len(block)), labels[order]] = False
