@@ -35,19 +35,26 @@ give it, exactly. Only the anchor and the pairs that survive are computed
 exactly. A rounding error in a bound can move only pairs at the floor itself,
 whose responsibilities are below :math:`10^{-215}`.
 
-The sums :math:`N_k, S_k, T_k` then run over each component's computed pairs
-only (:func:`gmmlib.em_steps.grouped_moments`): a pruned pair's term,
-:math:`10^{-215}` or less of a responsibility, is left out. When a block's
-pairs mostly survive (overlapping components), that block and the rest of the
-pass go to the full E-step (:func:`gmmlib.em_steps.accumulate_statistics`),
-which is then cheaper; the first block of a pass is small, a probe.
+A fit sorts its rows by anchor once (:class:`AnchoredRows`) and adds up
+:math:`N_k, S_k, T_k` over each anchor's rows then, as if every
+responsibility were 1 at its anchor. For separated components nearly every
+row has no pair that survives the bound, and its responsibility is exactly
+that (1 at the anchor, the floor elsewhere); a pass then adds to the sums
+corrections for the few *contested* rows only
+(:func:`gmmlib.em_steps.bounded_statistics`), and the :math:`d^2` products of
+:math:`T_k` drop out of the passes. A pruned pair's term, :math:`10^{-215}`
+or less of a responsibility, is left out. When the pairs of a probe, a few
+rows spread over all anchors, mostly survive (overlapping components), the
+pass goes to the full E-step (:func:`gmmlib.em_steps.accumulate_statistics`),
+which is then cheaper.
 
-The anchor of a sample is its component of largest responsibility in the
-previous pass, when the caller keeps those (:class:`gmmlib.data_sources.InMemoryData`
-does, from the labels of its start on), and otherwise the component of largest
+The anchor of a sample is its label from the start of the fit, when the start
+gives hard labels ('kmeans'), and otherwise the component of largest
 :math:`c_k - \tfrac12 \sum_j \Lambda_{k,jj} (x_j - \mu_{kj})^2`, the
 log-density with the off-diagonal precisions left out (:math:`2dK`
 multiply-adds). Any anchor gives a valid bound; a good one gives a tight one.
+When more than :data:`REANCHOR_FRACTION` of the rows have come to have
+another component of largest responsibility, the rows are sorted again by it.
 """
 
 from dataclasses import dataclass
@@ -55,7 +62,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .covariance import LOG_2PI, log_det_cholesky, precisions_from_cholesky
+from .covariance import (
+    LOG_2PI,
+    log_det_cholesky,
+    n_statistics,
+    precisions_from_cholesky,
+)
+from .runtime import bounded_block_size, map_row_parts
 
 #: Fewest features for which :func:`gmmlib.em_steps.e_step` takes the bounded
 #: E-step (full covariances only). Below it the full E-step's :math:`K d^2`
@@ -66,16 +79,16 @@ from .covariance import LOG_2PI, log_det_cholesky, precisions_from_cholesky
 #: 51 at d = 50 (50,000 x 10).
 MIN_FEATURES = 32
 
-#: Rows of the first block of each part of a pass
-#: (:func:`gmmlib.em_steps.bounded_statistics`). If the bound prunes too little
-#: there, the rest of the part goes to the full E-step at once: overlapping
-#: components then pay for the bounds of this block only. A pass over 50,000
-#: x 32 overlapping rows with ten components took 27.5 ms when every block of
-#: about 10,000 rows tried the bound first, against 21.7 ms for the full
-#: E-step; with the probe, 24.4 against 23.6 ms.
+#: Rows, spread evenly over all anchors, on which each pass first tries the
+#: bound (:func:`gmmlib.em_steps.bounded_statistics`). If it prunes too little
+#: there, the whole pass goes to the full E-step: overlapping components then
+#: pay for the bounds of these rows only. A pass over 50,000 x 32 overlapping
+#: rows with ten components took 27.5 ms when every block of about 10,000 rows
+#: tried the bound first, against 21.7 ms for the full E-step; with a probe of
+#: 1024 rows, 24.4 against 23.6 ms.
 PROBE_ROWS = 1024
 
-#: A block goes to the full E-step when more than this fraction of its
+#: A pass goes to the full E-step when more than this fraction of the probe's
 #: sample-component pairs must be computed exactly: then the exact
 #: log-densities of the survivors, gathered component by component, cost
 #: about what the full E-step costs for all pairs.
@@ -235,92 +248,329 @@ def group_rows(labels, n_components):
     return order, edges
 
 
-class AnchoredBlock(NamedTuple):
-    """A block of rows sorted by anchor, with its log-densities (:func:`bounded_block`).
+def grouped_moments(rows, edges, weights=None, extra=None):
+    r"""The sums :math:`\sum_n c_{nk}\, t(x_n - c)` over the rows each component keeps ('full').
 
-    Attributes
-    ----------
-    rows : ndarray of shape (n_rows, n_features)
-        The centred rows, sorted by anchor.
-    order : ndarray of shape (n_rows,)
-        ``rows`` is ``centred[order]``.
-    edges : ndarray of shape (n_components + 1,)
-        The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
-    log_prob : ndarray of shape (n_rows, n_components)
-        Weighted log-densities, in the order of ``rows``; :math:`-\\infty` at
-        pruned pairs.
-    candidates : ndarray of bool, shape (n_rows, n_components)
-        The pairs, other than a row and its anchor, that the bound could not
-        prune and that were computed exactly.
-    labels : ndarray of shape (n_rows,)
-        Each row's component of largest responsibility, in the order of
-        ``rows``: the tightest anchor for the next pass.
-    """
-
-    rows: np.ndarray
-    order: np.ndarray
-    edges: np.ndarray
-    log_prob: np.ndarray
-    candidates: np.ndarray
-    labels: np.ndarray
-
-
-def bounded_block(centred, bounds, floor, anchors=None):
-    """The log-densities of one block of rows, pruning by the bound.
-
-    The rows are sorted by anchor, so that the rows of each anchor are one
-    contiguous slice (one gather for the block instead of one per component;
-    gathering holds Python's lock that the threads of
-    :func:`gmmlib.em_steps.e_step` share).
+    Component k keeps the rows ``edges[k]:edges[k + 1]``, with coefficients
+    ``weights`` (1 when None), and the pairs where ``extra[:, k]`` is
+    nonzero, with those coefficients; all other pairs count as zero. Row k of
+    the result adds up, over those rows only, :math:`c_{nk}`,
+    :math:`c_{nk} (x_n - c)` and the upper triangle of
+    :math:`c_{nk} (x_n - c)(x_n - c)^\top`, in the layout of
+    :func:`gmmlib.em_steps.sufficient_features` (:math:`N_k, S_k, T_k` of
+    :eq:`eq-gem-k-statistics` when the coefficients are weighted
+    responsibilities). Component k costs :math:`d^2` multiply-adds per kept
+    row, instead of the :math:`d(d+1)/2` per row and component of
+    :func:`gmmlib.em_steps.moments_from_resp`'s products: the cheaper way when
+    each row keeps one or two components (hard labels; the bounded E-step).
 
     Parameters
     ----------
-    centred : ndarray of shape (n_rows, n_features)
-        The block minus the shift.
-    bounds : AnchorBounds
-    floor : float
-        :func:`gmmlib.em_steps.log_floor` of the dtype.
-    anchors : ndarray of int, shape (n_rows,), optional
-        The rows' anchors, such as their components of largest responsibility
-        in the previous pass (``labels`` of :class:`AnchoredBlock`); computed by
-        :meth:`AnchorBounds.anchors` when None or when one is not a component
-        (-1 marks a row without one). Any anchor gives a valid bound.
+    rows : ndarray of shape (n_rows, n_features)
+        :math:`x_n - c`, sorted by the component that keeps them.
+    edges : ndarray of shape (n_components + 1,)
+    weights : ndarray of shape (n_rows,), optional
+        Coefficients of the rows in the slices of ``edges``.
+    extra : ndarray of shape (n_rows, n_components), optional
+        Coefficients of further pairs; zero where a pair is not kept. May be
+        negative (the corrections of :func:`gmmlib.em_steps.bounded_statistics`).
 
     Returns
     -------
-    AnchoredBlock or None
-        None when more than :data:`MAX_COMPUTED_FRACTION` of the pairs would
-        have to be computed exactly.
+    moments : ndarray of shape (n_components, n_statistics), float64
     """
-    n_rows = len(centred)
-    n_components = len(bounds.constants)
-    if anchors is None or not (0 <= anchors.min() and anchors.max() < n_components):
-        anchors = bounds.anchors(centred)
-    order, edges = group_rows(anchors, n_components)
-    rows = centred[order]
-    # Component-major, so that normalize_log_prob runs along contiguous rows.
-    log_prob = np.full((n_components, n_rows), -np.inf, dtype=centred.dtype).T
-    candidates = np.empty((n_rows, n_components), dtype=bool)
-    for anchor in range(n_components):
+    n_features = rows.shape[1]
+    n_components = len(edges) - 1
+    moments = np.zeros((n_components, n_statistics(n_features, "full")))
+    second = np.zeros((n_components, n_features, n_features))
+
+    def add(component, block, coefficients):
+        if coefficients is None:
+            moments[component, 0] += len(block)
+            moments[component, 1 : 1 + n_features] += block.sum(axis=0)
+            second[component] += np.dot(block.T, block)
+        else:
+            moments[component, 0] += coefficients.sum(dtype=np.float64)
+            moments[component, 1 : 1 + n_features] += np.dot(coefficients, block)
+            second[component] += np.dot((block * coefficients[:, None]).T, block)
+
+    for component in range(n_components):
+        kept = slice(edges[component], edges[component + 1])
+        if kept.stop > kept.start:
+            add(component, rows[kept], None if weights is None else weights[kept])
+        if extra is not None:
+            index = np.flatnonzero(extra[:, component])
+            if len(index):
+                add(component, rows[index], extra[index, component])
+    upper_rows, upper_cols = np.triu_indices(n_features)
+    moments[:, 1 + n_features :] = second[:, upper_rows, upper_cols]
+    return moments
+
+
+#: A fit's rows are sorted by anchor again (:meth:`AnchoredRows.reanchor`)
+#: once more than this fraction of them have another component of largest
+#: responsibility than their anchor. Such a row still gets a valid bound, but
+#: costs its own correction of the sums and the exact log-densities of the
+#: pairs its looser bounds keep, about :math:`2d^2` multiply-adds or more in
+#: every later pass; sorting again costs a gather of all rows and one
+#: :math:`d^2` product per row, once.
+REANCHOR_FRACTION = 0.1
+
+
+@dataclass
+class AnchoredRows:
+    r"""A fit's rows, centred and sorted by anchor, and the sums over each anchor's rows.
+
+    Kept by :class:`gmmlib.data_sources.InMemoryData` from the start of a fit
+    (a copy of the data, the one array of that size the bounded E-step
+    keeps), so that no pass sorts the rows again, and so that the sums of a
+    pass are the sums below, computed once, plus corrections for the rows
+    whose responsibility is not all at their anchor
+    (:func:`gmmlib.em_steps.bounded_statistics`). For separated components
+    those are a handful of rows.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n_samples, n_features)
+        :math:`x_n - c`, in the dtype of the data, sorted by anchor.
+    weights : ndarray of shape (n_samples,) or None
+        Sample weights, in the same order.
+    anchors : ndarray of int, shape (n_samples,)
+        Each row's anchor (sorted).
+    edges : ndarray of shape (n_components + 1,)
+        The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
+    moments : ndarray of shape (n_components, n_statistics), float64
+        :math:`\sum_{n:\, a_n = k} w_n\, t(x_n - c)` (:func:`grouped_moments`):
+        :math:`N_k, S_k, T_k` if every row had responsibility 1 at its anchor.
+        For hard labels, such as those of the 'kmeans' start, these are the
+        statistics of the start.
+    labels : ndarray of int, shape (n_samples,)
+        Each row's component of largest responsibility in the last pass (its
+        anchor before the first), in the order of ``rows``.
+    """
+
+    rows: np.ndarray
+    weights: np.ndarray | None
+    anchors: np.ndarray
+    edges: np.ndarray
+    moments: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def from_labels(
+        cls, X, labels, n_components, sample_weight=None, shift=None, n_threads=1
+    ):
+        """Sort the rows of X by ``labels``, their anchors, and add up each anchor's rows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of int, shape (n_samples,)
+            Values in ``range(n_components)``.
+        n_components : int
+        sample_weight : ndarray of shape (n_samples,), optional
+        shift : ndarray of shape (n_features,), optional
+            Centre :math:`c`, exact in the dtype of X
+            (:func:`gmmlib.em_steps.as_shift`); default: X is centred already.
+        n_threads : int, default=1
+            Threads for the sums (:func:`gmmlib.runtime.map_row_parts`).
+
+        Returns
+        -------
+        AnchoredRows
+        """
+        anchored = cls(X, sample_weight, None, np.zeros(n_components + 1), None, None)
+        anchored.sort_by(labels, n_threads, shift)
+        return anchored
+
+    @classmethod
+    def from_bounds(cls, X, bounds, sample_weight=None, shift=None, n_threads=1):
+        """Anchor each row at its component of largest diagonal-precision score.
+
+        :meth:`AnchorBounds.anchors`, for rows without a better anchor (a
+        start that gives no hard labels).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        bounds : AnchorBounds
+            For the same ``shift``.
+        sample_weight, shift, n_threads
+            As in :meth:`from_labels`.
+
+        Returns
+        -------
+        AnchoredRows
+        """
+        anchored = cls(
+            X, sample_weight, None, np.zeros(len(bounds.constants) + 1), None, None
+        )
+        anchored.sort_by(anchored.diagonal_anchors(bounds, shift), n_threads, shift)
+        return anchored
+
+    def diagonal_anchors(self, bounds, shift=None):
+        """:meth:`AnchorBounds.anchors` of every row, a block at a time.
+
+        Parameters
+        ----------
+        bounds : AnchorBounds
+        shift : ndarray of shape (n_features,), optional
+            Subtracted from :attr:`rows` first (they are not centred yet).
+
+        Returns
+        -------
+        anchors : ndarray of int, shape (n_samples,)
+        """
+        n_samples, n_features = self.rows.shape
+        step = bounded_block_size(len(bounds.constants), n_features, self.rows.dtype)
+        centre = 0 if shift is None else shift.astype(self.rows.dtype)
+        return np.concatenate(
+            [
+                bounds.anchors(self.rows[start : start + step] - centre)
+                for start in range(0, n_samples, step)
+            ]
+        )
+
+    def sort_by(self, labels, n_threads=1, shift=None):
+        """Anchor the rows at ``labels``: sort them by it and add up each anchor's rows.
+
+        In place; :attr:`labels` starts as the new anchors.
+
+        Parameters
+        ----------
+        labels : ndarray of int, shape (n_samples,)
+            For the rows in their present order.
+        n_threads : int, default=1
+        shift : ndarray of shape (n_features,), optional
+            Subtracted from the rows (they are not centred yet).
+        """
+        n_components = len(self.edges) - 1
+        order, self.edges = group_rows(labels, n_components)
+        self.rows = self.rows[order]
+        if shift is not None:
+            self.rows -= shift.astype(self.rows.dtype)
+        if self.weights is not None:
+            self.weights = self.weights[order]
+        self.anchors = labels[order]
+        self.labels = self.anchors.copy()
+
+        def moments_of_part(first, last):
+            part_edges = np.clip(self.edges, first, last) - first
+            part_weights = None if self.weights is None else self.weights[first:last]
+            return grouped_moments(self.rows[first:last], part_edges, part_weights)
+
+        self.moments = sum(
+            map_row_parts(
+                moments_of_part,
+                len(self.rows),
+                n_threads,
+                bounded_block_size(n_components, self.rows.shape[1], self.rows.dtype),
+            )
+        )
+
+    def reanchor(self, n_threads=1):
+        """Sort again by the last pass's labels when more than :data:`REANCHOR_FRACTION` moved.
+
+        In place.
+
+        Parameters
+        ----------
+        n_threads : int, default=1
+        """
+        moved = np.count_nonzero(self.labels != self.anchors)
+        if moved > REANCHOR_FRACTION * len(self.rows):
+            self.sort_by(self.labels, n_threads)
+
+
+class AnchoredBlock(NamedTuple):
+    """The log-densities of a block of anchored rows (:func:`bounded_block`).
+
+    Attributes
+    ----------
+    anchor_log_density : ndarray of shape (n_rows,)
+        Each row's exact weighted log-density at its anchor.
+    candidates : ndarray of bool, shape (n_rows, n_components)
+        The pairs, other than a row and its anchor, that the bound could not
+        prune and that were computed exactly.
+    contested : ndarray of int, shape (n_contested,)
+        The rows with a candidate: only these have a responsibility off
+        their anchor. Every other row has responsibility 1 at its anchor
+        (its other components are pruned, at the floor) and log-density
+        ``anchor_log_density``.
+    log_prob : ndarray of shape (n_contested, n_components)
+        The contested rows' weighted log-densities: exact at the anchor and
+        the candidates, :math:`-\\infty` at pruned pairs.
+    """
+
+    anchor_log_density: np.ndarray
+    candidates: np.ndarray
+    contested: np.ndarray
+    log_prob: np.ndarray
+
+
+def prune(rows, edges, bounds, floor):
+    """The exact log-densities at the anchors and the pairs the bound cannot prune.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features)
+        Centred rows sorted by anchor.
+    edges : ndarray of shape (n_components + 1,)
+        The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
+    bounds : AnchorBounds
+    floor : float
+        :func:`gmmlib.em_steps.log_floor` of the dtype.
+
+    Returns
+    -------
+    anchor_log_density : ndarray of shape (n_rows,)
+    candidates : ndarray of bool, shape (n_rows, n_components)
+        False at each row's anchor and where :eq:`eq-perf-bound` lies below
+        the anchor's log-density plus ``floor``.
+    """
+    anchor_log_density = np.empty(len(rows), dtype=rows.dtype)
+    candidates = np.empty((len(rows), len(edges) - 1), dtype=bool)
+    for anchor in range(len(edges) - 1):
         anchored = slice(edges[anchor], edges[anchor + 1])
-        anchor_log_density = bounds.log_density(rows[anchored], anchor)
-        log_prob[anchored, anchor] = anchor_log_density
+        if anchored.stop == anchored.start:
+            continue
+        log_density = bounds.log_density(rows[anchored], anchor)
+        anchor_log_density[anchored] = log_density
         upper = np.dot(rows[anchored], bounds.slopes[anchor])
         upper += bounds.intercepts[anchor]
-        anchor_log_density += floor
-        np.greater_equal(upper, anchor_log_density[:, None], out=candidates[anchored])
+        np.greater_equal(
+            upper, (log_density + floor)[:, None], out=candidates[anchored]
+        )
         candidates[anchored, anchor] = False
-    if n_rows + candidates.sum() > MAX_COMPUTED_FRACTION * candidates.size:
-        return None
-    for component in range(n_components):
-        candidate_rows = np.flatnonzero(candidates[:, component])
-        if len(candidate_rows):
-            log_prob[candidate_rows, component] = bounds.log_density(
-                rows[candidate_rows], component
-            )
-    # The component of largest responsibility: the anchor, unless a survivor
-    # of the bound beats it.
-    labels = anchors[order]
+    return anchor_log_density, candidates
+
+
+def bounded_block(rows, edges, bounds, floor):
+    """The log-densities of one block of anchored rows, pruning by the bound.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features)
+        Centred rows sorted by anchor (a slice of :attr:`AnchoredRows.rows`).
+    edges : ndarray of shape (n_components + 1,)
+        The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
+    bounds : AnchorBounds
+    floor : float
+        :func:`gmmlib.em_steps.log_floor` of the dtype.
+
+    Returns
+    -------
+    AnchoredBlock
+    """
+    anchor_log_density, candidates = prune(rows, edges, bounds, floor)
     contested = np.flatnonzero(candidates.any(axis=1))
-    labels[contested] = np.argmax(log_prob[contested], axis=1)
-    return AnchoredBlock(rows, order, edges, log_prob, candidates, labels)
+    anchors = np.repeat(np.arange(len(edges) - 1), np.diff(edges))[contested]
+    log_prob = np.full((len(contested), len(edges) - 1), -np.inf, dtype=rows.dtype)
+    log_prob[np.arange(len(contested)), anchors] = anchor_log_density[contested]
+    for component in range(len(edges) - 1):
+        survivors = np.flatnonzero(candidates[contested, component])
+        if len(survivors):
+            log_prob[survivors, component] = bounds.log_density(
+                rows[contested[survivors]], component
+            )
+    return AnchoredBlock(anchor_log_density, candidates, contested, log_prob)

@@ -24,6 +24,7 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import validate_data
 
 from . import distributed
+from .bounded_e_step import AnchorBounds, AnchoredRows
 from .em_steps import (
     SufficientStatistics,
     as_shift,
@@ -277,11 +278,12 @@ class InMemoryData:
     n_threads : int
         Threads of the E-step: as many as BLAS was allowed when the data
         were wrapped (:func:`gmmlib.runtime.blas_threads`).
-    anchors : ndarray of int, shape (n_samples,) or None
-        For the bounded E-step (:mod:`gmmlib.bounded_e_step`), each row's
-        component of largest responsibility in the last pass or start, handed
-        to the next pass as its anchor (-1 where none is known); None until a
-        bounded E-step or start needs it.
+    anchored : AnchoredRows or None
+        For the bounded E-step (:mod:`gmmlib.bounded_e_step`): the rows
+        centred on ``shift`` and sorted by anchor, with each anchor's sums,
+        kept from the start (or the first pass) to the end of the fit, and
+        sorted again when :meth:`gmmlib.bounded_e_step.AnchoredRows.reanchor`
+        says so; None until a bounded E-step or start needs it. A copy of X.
     """
 
     def __init__(self, X, sample_weight=None, start_data=None):
@@ -308,7 +310,7 @@ class InMemoryData:
             self.mean = np.average(self.start_data, axis=0, weights=sample_weight)
         self.shift = as_shift(self.mean, self.n_features, self.dtype)
         self.n_threads = blas_threads()
-        self.anchors = None
+        self.anchored = None
 
     def column_covariance(self):
         """Column covariance of ``start_data``, divisor :math:`\\sum_n w_n - 1`.
@@ -358,17 +360,42 @@ class InMemoryData:
     ):
         """Statistics of the starting responsibilities (:func:`initial_responsibilities`).
 
+        For the bounded E-step, the 'kmeans' start's labels become the rows'
+        anchors (:attr:`anchored`), whose sums are the start's statistics;
+        any other start leaves the first pass to anchor the rows.
+
         Returns
         -------
         SufficientStatistics
         """
+        if (
+            init_params == "kmeans"
+            and self.start_data is self.X
+            and takes_bounded_e_step(covariance_type, self.n_features)
+        ):
+            # Hard labels: the sums of each anchor's rows are the start's.
+            labels = kmeans_labels(
+                self.X, n_components, self.sample_weight, random_state
+            )
+            self.anchored = AnchoredRows.from_labels(
+                self.X,
+                labels,
+                n_components,
+                self.sample_weight,
+                self.shift,
+                self.n_threads,
+            )
+            return _statistics(
+                self.anchored.moments,
+                covariance_type,
+                self.n_features,
+                self.total_weight,
+                self.shift,
+            )
+        self.anchored = None  # each start's first pass anchors afresh
         resp = initial_responsibilities(
             self.start_data, n_components, init_params, self.sample_weight, random_state
         )
-        if self.start_data is self.X and takes_bounded_e_step(
-            covariance_type, self.n_features
-        ):
-            self.anchors = np.argmax(resp, axis=1)
         return self.statistics_from_responsibilities(resp, covariance_type)
 
     def e_step(self, params, log_weights=None, shift=None):
@@ -386,10 +413,22 @@ class InMemoryData:
         -------
         SufficientStatistics
         """
-        if self.anchors is None and takes_bounded_e_step(
+        anchored = None
+        if shift is None and takes_bounded_e_step(
             params.covariance_type, self.n_features
         ):
-            self.anchors = np.full(self.n_samples, -1, dtype=np.intp)
+            if self.anchored is None:
+                self.anchored = AnchoredRows.from_bounds(
+                    self.X,
+                    AnchorBounds.from_parameters(
+                        params, self.shift, log_weights, self.dtype
+                    ),
+                    self.sample_weight,
+                    self.shift,
+                    self.n_threads,
+                )
+            self.anchored.reanchor(self.n_threads)
+            anchored = self.anchored
         return e_step(
             self.X,
             params,
@@ -397,7 +436,7 @@ class InMemoryData:
             self.shift if shift is None else shift,
             log_weights,
             self.n_threads,
-            self.anchors,
+            anchored,
         )
 
     def log_prob_resp(self, params, log_weights=None):

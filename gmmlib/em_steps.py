@@ -47,8 +47,11 @@ from .bounded_e_step import (
     MIN_FEATURES,
     PROBE_ROWS,
     AnchorBounds,
+    AnchoredRows,
     bounded_block,
     group_rows,
+    grouped_moments,
+    prune,
 )
 from .covariance import (
     LOG_2PI,
@@ -461,8 +464,8 @@ def moments_from_resp(
     for 'full' covariances in :data:`gmmlib.bounded_e_step.MIN_FEATURES` or more
     dimensions, when at most half of the responsibilities are nonzero (hard
     labels), each component's sums run over its nonzero rows only
-    (:func:`grouped_moments`, the rows sorted by largest responsibility), which
-    adds the same terms.
+    (:func:`gmmlib.bounded_e_step.grouped_moments`, the rows sorted by largest
+    responsibility), which adds the same terms.
 
     Parameters
     ----------
@@ -497,13 +500,14 @@ def moments_from_resp(
                 block = weighted[start:stop]
                 labels = np.argmax(block, axis=1)
                 order, edges = group_rows(labels, n_components)
-                block = block[order]
-                extra = block != 0
-                extra[np.arange(len(block)), labels[order]] = False
+                extra = block[order]
+                sorted_rows = np.arange(len(extra))
+                largest = extra[sorted_rows, labels[order]]
+                extra[sorted_rows, labels[order]] = 0
                 rows = X[start:stop][order]
                 if shift is not None:
                     rows -= shift
-                part += grouped_moments(rows, block, edges, extra)
+                part += grouped_moments(rows, edges, largest, extra)
             return part
 
         return sum(map_row_parts(moments_of_part, n_samples, n_threads, step))
@@ -522,55 +526,6 @@ def takes_bounded_e_step(covariance_type, n_features):
     more dimensions.
     """
     return covariance_type == "full" and n_features >= MIN_FEATURES
-
-
-def grouped_moments(rows, resp, edges, extra=None):
-    r"""The sums :math:`\sum_n r_{nk}\, t(x_n - c)` over the rows each component keeps ('full').
-
-    Component k keeps the rows ``edges[k]:edges[k + 1]`` and those where
-    ``extra[:, k]``; row k of the result adds up, over those rows only,
-    :math:`r_{nk}`, :math:`r_{nk} (x_n - c)` and the upper triangle of
-    :math:`r_{nk} (x_n - c)(x_n - c)^\top`, in the layout of
-    :func:`sufficient_features`. Component k costs :math:`d^2` multiply-adds per
-    kept row, instead of the :math:`d(d+1)/2` per row and component of
-    :func:`moments_from_resp`'s products: the cheaper way when each row keeps
-    one or two components (hard labels; the bounded E-step,
-    :mod:`gmmlib.bounded_e_step`).
-
-    Parameters
-    ----------
-    rows : ndarray of shape (n_samples, n_features)
-        :math:`x_n - c`, sorted by the component that keeps them.
-    resp : ndarray of shape (n_samples, n_components)
-        Responsibilities in the same order, already multiplied by any sample
-        weights.
-    edges : ndarray of shape (n_components + 1,)
-    extra : ndarray of bool, shape (n_samples, n_components), optional
-        Further pairs to add up. All other pairs are taken as zero.
-
-    Returns
-    -------
-    moments : ndarray of shape (n_components, n_statistics), float64
-    """
-    n_features = rows.shape[1]
-    n_components = resp.shape[1]
-    moments = np.zeros((n_components, n_statistics(n_features, "full")))
-    second = np.zeros((n_components, n_features, n_features))
-    for component in range(n_components):
-        kept = [slice(edges[component], edges[component + 1])]
-        if extra is not None:
-            kept.append(np.flatnonzero(extra[:, component]))
-        for index in kept:
-            block = rows[index]
-            if len(block) == 0:
-                continue
-            weights = resp[index, component]
-            moments[component, 0] += weights.sum(dtype=np.float64)
-            moments[component, 1 : 1 + n_features] += np.dot(weights, block)
-            second[component] += np.dot((block * weights[:, None]).T, block)
-    upper_rows, upper_cols = np.triu_indices(n_features)
-    moments[:, 1 + n_features :] = second[:, upper_rows, upper_cols]
-    return moments
 
 
 def statistics_from_resp(X, resp, covariance_type, sample_weight=None, shift=None):
@@ -667,83 +622,111 @@ def accumulate_statistics(
     return moments, log_likelihood
 
 
-def bounded_statistics(
-    X, bounds, coefficients, shift, sample_weight=None, anchors=None
-):
+def bounded_statistics(anchored, bounds, n_threads=1):
     r"""Responsibility-weighted feature sums and log-likelihood, pruning by the bound.
 
-    Same contract as :func:`gmmlib.em_steps.accumulate_statistics` ('full'
-    covariances), whose result it equals but for the pruned pairs' terms,
-    each below :math:`10^{-215}` of a responsibility (the module's docstring).
+    The result of :func:`accumulate_statistics` ('full' covariances) but for
+    the pruned pairs' terms, each below :math:`10^{-215}` of a responsibility
+    (:mod:`gmmlib.bounded_e_step`). The rows of ``anchored`` are taken a block
+    at a time (:func:`gmmlib.bounded_e_step.bounded_block`). A row whose
+    every pair but its anchor is pruned has responsibility exactly 1 at its
+    anchor and log-density :math:`\log w_a \mathcal{N}(x_n \mid a)`, so its
+    terms are already in ``anchored.moments``. Each contested row adds
+    :math:`w_n (r_{nk} - [k = a_n])\, t(x_n - c)` for its anchor and the
+    components that survived the bound:
+
+    .. math::
+
+        \sum_n w_n r_{nk}\, t(x_n - c) = \sum_{n:\, a_n = k} w_n\, t(x_n - c)
+        + \sum_{n\ \text{contested}} w_n (r_{nk} - [k = a_n])\, t(x_n - c).
+
+    Each row's component of largest responsibility is written to
+    ``anchored.labels`` (unchanged when the pass goes to the full E-step).
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    anchored : AnchoredRows
+        The rows, centred on the shift :math:`c` of ``bounds``.
     bounds : AnchorBounds
-        For the same parameters and ``shift``.
-    coefficients : ndarray of shape (n_components, n_statistics)
-        :func:`gmmlib.em_steps.natural_parameters`, for the blocks that go to the
-        full E-step.
-    shift : ndarray of shape (n_features,)
-        Centre :math:`c`, from :func:`gmmlib.em_steps.as_shift`.
-    sample_weight : ndarray of shape (n_samples,), optional
-    anchors : ndarray of int, shape (n_samples,), optional
-        Read and overwritten. On entry the rows' anchors (-1 where none is
-        known; see :func:`gmmlib.bounded_e_step.bounded_block`); on exit each
-        row's component of largest responsibility, the anchors for the next
-        pass, or -1 for the rows that went to the full E-step.
-        None: every block computes its anchors.
+    n_threads : int, default=1
+        Threads (:func:`gmmlib.runtime.map_row_parts`).
 
     Returns
     -------
-    moments : ndarray of shape (n_components, n_statistics)
-        :math:`\sum_n w_n r_{nk} t(x_n - c)`, float64.
-    log_likelihood : float
+    moments : ndarray of shape (n_components, n_statistics) or None
+        :math:`\sum_n w_n r_{nk} t(x_n - c)`, float64; None when more than
+        :data:`gmmlib.bounded_e_step.MAX_COMPUTED_FRACTION` of the pairs of a
+        probe of :data:`gmmlib.bounded_e_step.PROBE_ROWS` rows, spread evenly
+        over all anchors, survive the bound, both with the rows' anchors and
+        with the diagonal-precision ones
+        (:meth:`gmmlib.bounded_e_step.AnchorBounds.anchors`): then the full
+        E-step is cheaper. When only the latter prune enough, the rows are
+        sorted by them first.
+    log_likelihood : float or None
         :math:`\sum_n w_n \log p(x_n)`.
     """
-    n_samples, n_features = X.shape
-    n_components = len(bounds.constants)
-    step = bounded_block_size(n_components, n_features, X.dtype)
-    floor = log_floor(X.dtype)
-    shift = np.asarray(shift, dtype=X.dtype)
-    moments = np.zeros(coefficients.shape)
-    log_likelihood = 0.0
-    # A first, small block probes whether the bound prunes enough here; once a
-    # block goes to the full E-step, the rest of the rows follow it, so that
-    # overlapping components pay for one small block of bounds only.
-    start, stop = 0, min(n_samples, step, PROBE_ROWS)
-    while start < n_samples:
-        rows = slice(start, stop)
-        start, stop = stop, stop + step
-        weights = None if sample_weight is None else sample_weight[rows]
-        block_anchors = None if anchors is None else anchors[rows]
-        block = bounded_block(X[rows] - shift, bounds, floor, block_anchors)
-        if block is None:
-            rest = slice(rows.start, n_samples)
-            block_moments, block_log_likelihood = accumulate_statistics(
-                X[rest],
-                coefficients,
-                "full",
-                shift,
-                None if sample_weight is None else sample_weight[rest],
+    n_samples, n_features = anchored.rows.shape
+    n_components = len(anchored.edges) - 1
+    floor = log_floor(anchored.rows.dtype)
+
+    def prunes(rows, anchors):
+        order, edges = group_rows(anchors, n_components)
+        _, candidates = prune(rows[order], edges, bounds, floor)
+        return len(rows) + candidates.sum() <= MAX_COMPUTED_FRACTION * candidates.size
+
+    probe = np.linspace(0, n_samples - 1, min(n_samples, PROBE_ROWS)).astype(np.intp)
+    probe_rows = anchored.rows[probe]
+    if not prunes(probe_rows, anchored.anchors[probe]):
+        # The anchors may be poor (the rows of a start that overlapped)
+        # rather than the components close: try the diagonal-precision ones.
+        if not prunes(probe_rows, bounds.anchors(probe_rows)):
+            return None, None
+        anchored.sort_by(anchored.diagonal_anchors(bounds), n_threads)
+    rows, weights, anchors = anchored.rows, anchored.weights, anchored.anchors
+    components = np.arange(n_components + 1)
+
+    def statistics_of_part(first, last):
+        corrections = np.zeros_like(anchored.moments)
+        log_likelihood = 0.0
+        for start in range(first, last, step):
+            stop = min(start + step, last)
+            block_anchors = anchors[start:stop]
+            block = bounded_block(
+                rows[start:stop],
+                np.searchsorted(block_anchors, components),
+                bounds,
+                floor,
             )
-            moments += block_moments
-            log_likelihood += block_log_likelihood
-            if anchors is not None:
-                anchors[rest] = -1
-            break
-        if anchors is not None:
-            block_anchors[block.order] = block.labels
-        log_prob_norm = normalize_log_prob(block.log_prob, floor)
-        resp = block.log_prob
-        if weights is None:
-            log_likelihood += float(log_prob_norm.sum(dtype=np.float64))
-        else:
-            weights = weights[block.order]
-            log_likelihood += float(log_prob_norm @ weights)
-            resp *= weights[:, None]
-        moments += grouped_moments(block.rows, resp, block.edges, block.candidates)
-    return moments, log_likelihood
+            log_prob_norm = block.anchor_log_density
+            labels = anchored.labels[start:stop]
+            labels[:] = block_anchors
+            contested = block.contested
+            if len(contested):
+                resp = block.log_prob
+                labels[contested] = np.argmax(resp, axis=1)
+                log_prob_norm[contested] = normalize_log_prob(resp, floor)
+                computed = block.candidates[contested]
+                at_anchor = (np.arange(len(contested)), block_anchors[contested])
+                computed[at_anchor] = True
+                resp[~computed] = 0.0  # pruned pairs: left out
+                resp[at_anchor] -= 1.0
+                if weights is not None:
+                    resp *= weights[start:stop][contested, None]
+                corrections += grouped_moments(
+                    rows[start:stop][contested],
+                    np.zeros(n_components + 1, dtype=np.intp),
+                    extra=resp,
+                )
+            if weights is None:
+                log_likelihood += float(log_prob_norm.sum(dtype=np.float64))
+            else:
+                log_likelihood += float(log_prob_norm @ weights[start:stop])
+        return corrections, log_likelihood
+
+    step = bounded_block_size(n_components, n_features, rows.dtype)
+    parts = map_row_parts(statistics_of_part, n_samples, n_threads, step)
+    moments = anchored.moments + sum(part[0] for part in parts)
+    return moments, sum(part[1] for part in parts)
 
 
 def as_shift(shift, n_features, dtype):
@@ -765,7 +748,7 @@ def e_step(
     shift=None,
     log_weights=None,
     n_threads=None,
-    anchors=None,
+    anchored=None,
 ):
     """One E-step pass: the log-likelihood and the sufficient statistics.
 
@@ -775,10 +758,10 @@ def e_step(
     ``n_threads`` contiguous parts, each handled by :func:`accumulate_statistics`
     in its own thread; BLAS runs on one thread meanwhile, so that its threads do
     not compete with these. For 'full' covariances in
-    :data:`gmmlib.bounded_e_step.MIN_FEATURES` or more dimensions the parts go to
+    :data:`gmmlib.bounded_e_step.MIN_FEATURES` or more dimensions the pass goes to
     :func:`bounded_statistics`, which skips the log-densities that a bound
     proves to lie below the floor of :func:`normalize_log_prob`
-    (:mod:`gmmlib.bounded_e_step`).
+    (:mod:`gmmlib.bounded_e_step`), over the rows sorted by anchor.
 
     Parameters
     ----------
@@ -792,10 +775,14 @@ def e_step(
         variational E-step of :mod:`gmmlib.bayesian_mixture` adds expectations).
     n_threads : int, optional
         Threads to use; by default :func:`gmmlib.runtime.blas_threads`.
-    anchors : ndarray of int, shape (n_samples,), optional
-        For the bounded E-step: read and overwritten as in
-        :func:`bounded_statistics`, so that one pass hands its rows' components
-        of largest responsibility to the next as anchors. Ignored otherwise.
+    anchored : AnchoredRows, optional
+        For the bounded E-step: the rows of X with ``sample_weight``, centred
+        on ``shift`` and sorted by anchor, kept from one pass to the next; its
+        ``labels`` are overwritten with the rows' components of largest
+        responsibility. When None,
+        the pass sorts the rows of X by their diagonal-precision anchors
+        (:meth:`gmmlib.bounded_e_step.AnchoredRows.from_bounds`). Ignored by
+        the other E-steps.
 
     Returns
     -------
@@ -806,33 +793,34 @@ def e_step(
     coefficients = natural_parameters(params, shift, log_weights).astype(X.dtype)
     if n_threads is None:
         n_threads = blas_threads()
+    total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
+    sum_shift = shift
     if takes_bounded_e_step(params.covariance_type, n_features):
         bounds = AnchorBounds.from_parameters(params, shift, log_weights, X.dtype)
-
-        def statistics_of_part(start, stop):
-            weights = None if sample_weight is None else sample_weight[start:stop]
-            return bounded_statistics(
-                X[start:stop],
-                bounds,
-                coefficients,
-                shift,
-                weights,
-                None if anchors is None else anchors[start:stop],
+        if anchored is None:
+            anchored = AnchoredRows.from_bounds(
+                X, bounds, sample_weight, shift, n_threads
             )
-    else:
-
-        def statistics_of_part(start, stop):
-            weights = None if sample_weight is None else sample_weight[start:stop]
-            return accumulate_statistics(
-                X[start:stop], coefficients, params.covariance_type, shift, weights
+        moments, log_likelihood = bounded_statistics(anchored, bounds, n_threads)
+        if moments is not None:
+            nk, first, second = unpack_moments(moments, "full", n_features)
+            return SufficientStatistics(
+                nk, first, second, log_likelihood, total_weight, shift
             )
+        # Overlapping components: the full E-step, on the rows already centred.
+        X, sample_weight, sum_shift = anchored.rows, anchored.weights, None
+
+    def statistics_of_part(start, stop):
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        return accumulate_statistics(
+            X[start:stop], coefficients, params.covariance_type, sum_shift, weights
+        )
 
     step = block_size(len(params.weights), n_features, params.covariance_type, X.dtype)
     parts = map_row_parts(statistics_of_part, n_samples, n_threads, step)
     moments = sum(part[0] for part in parts)
     log_likelihood = sum(part[1] for part in parts)
     nk, first, second = unpack_moments(moments, params.covariance_type, n_features)
-    total_weight = float(n_samples if sample_weight is None else sample_weight.sum())
     return SufficientStatistics(nk, first, second, log_likelihood, total_weight, shift)
 
 

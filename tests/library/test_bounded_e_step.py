@@ -6,7 +6,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import em_steps, runtime
-from gmmlib.bounded_e_step import MIN_FEATURES, AnchorBounds, bounded_block
+from gmmlib.bounded_e_step import (
+    MIN_FEATURES,
+    REANCHOR_FRACTION,
+    AnchorBounds,
+    AnchoredRows,
+    bounded_block,
+)
 from gmmlib.datasets import make_blobs_mixture
 from gmmlib.em_steps import (
     as_shift,
@@ -117,21 +123,29 @@ def test_log_density_and_anchor_scores_are_the_formulas():
     assert_array_equal(bounds.anchors(X - shift), scores.argmax(axis=1))
 
 
+def anchored_block(X, params):
+    """The rows of X anchored by the diagonal-precision scores, as one block."""
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
+    bounds = AnchorBounds.from_parameters(params, shift)
+    anchored = AnchoredRows.from_bounds(X, bounds, shift=shift)
+    block = bounded_block(anchored.rows, anchored.edges, bounds, log_floor(X.dtype))
+    return shift, anchored, block
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_separated_components_are_pruned_and_the_statistics_unchanged(
     n_threads, monkeypatch
 ):
     X, params = separated()
-    shift = X.mean(axis=0)
-    block = bounded_block(
-        X - as_shift(shift, X.shape[1], X.dtype),
-        AnchorBounds.from_parameters(params, as_shift(shift, X.shape[1], X.dtype)),
-        log_floor(X.dtype),
-    )
-    assert block is not None
+    shift, anchored, block = anchored_block(X, params)
     # Nearly every row needs only its anchor (15 of 10,000 pairs survived).
     assert block.candidates.mean() < 0.01
-    assert_array_equal(np.sort(block.order), np.arange(len(X)))
+    assert len(block.contested) < 0.05 * len(X)
+    # The anchored rows are the centred rows, sorted by anchor.
+    assert_array_equal(np.diff(anchored.anchors) >= 0, True)
+    assert_allclose(
+        np.sort(anchored.rows, axis=0), np.sort(X - shift, axis=0), rtol=1e-15
+    )
     monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
     monkeypatch.setattr(runtime, "BLOCK_ROWS", 300)  # several blocks per thread
     sample_weight = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
@@ -146,37 +160,41 @@ def test_surviving_pairs_are_computed_exactly():
     # The blobs of make_blobs_mixture(separation=4) in 40 dimensions lie
     # about as far apart as the bound needs: a few pairs survive it.
     X, params = separated()
-    shift = X.mean(axis=0)
+    shift, anchored, block = anchored_block(X, params)
     floor = log_floor(X.dtype)
-    block = bounded_block(X - shift, AnchorBounds.from_parameters(params, shift), floor)
-    assert block is not None and block.candidates.sum() > 0
+    assert block.candidates.sum() > 0
     exact = estimate_log_gaussian_prob(
-        block.rows + shift, params.means, params.precisions_cholesky, "full"
+        anchored.rows + shift, params.means, params.precisions_cholesky, "full"
     ) + np.log(params.weights)
-    anchors = np.repeat(np.arange(len(params.weights)), np.diff(block.edges))
-    computed = block.candidates.copy()
-    computed[np.arange(len(X)), anchors] = True
+    rows = np.arange(len(X))
+    anchor_values = exact[rows, anchored.anchors]
     # Log-densities ~ -1e3 from sums of d = 40 squares: rounding ~1e-13.
-    assert_allclose(block.log_prob[computed], exact[computed], rtol=1e-12)
+    assert_allclose(block.anchor_log_density, anchor_values, rtol=1e-12)
+    assert_array_equal(block.contested, np.flatnonzero(block.candidates.any(axis=1)))
+    computed = block.candidates[block.contested]
+    computed[np.arange(len(block.contested)), anchored.anchors[block.contested]] = True
+    assert_allclose(
+        block.log_prob[computed], exact[block.contested][computed], rtol=1e-12
+    )
     assert np.all(np.isneginf(block.log_prob[~computed]))
     # A pruned pair lies below its anchor's log-density plus the floor.
-    rows, components = np.nonzero(~computed)
-    anchor_values = exact[np.arange(len(X)), anchors]
-    assert np.all(exact[rows, components] < anchor_values[rows] + floor)
+    pruned = ~block.candidates
+    pruned[rows, anchored.anchors] = False
+    pruned_rows, components = np.nonzero(pruned)
+    assert np.all(exact[pruned_rows, components] < anchor_values[pruned_rows] + floor)
 
 
 def test_overlapping_components_go_to_the_full_e_step(monkeypatch):
     X, params = separated(n_features=5, n_components=3)
     params.means[:] = params.means.mean(axis=0)  # all on one point
-    shift = X.mean(axis=0)
-    assert (
-        bounded_block(
-            X - shift, AnchorBounds.from_parameters(params, shift), log_floor(X.dtype)
-        )
-        is None
-    )
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
+    bounds = AnchorBounds.from_parameters(params, shift)
+    anchored = AnchoredRows.from_bounds(X, bounds, shift=shift)
+    labels = anchored.labels.copy()
+    assert em_steps.bounded_statistics(anchored, bounds) == (None, None)
+    assert_array_equal(anchored.labels, labels)  # no pass: no new labels
     monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
-    got = e_step(X, params, None, shift)
+    got = e_step(X, params, None, shift, anchored=anchored)
     assert_same_statistics(
         got, full_e_step(X, params, None, shift, monkeypatch=monkeypatch)
     )
@@ -253,42 +271,85 @@ def test_a_fit_in_many_dimensions_matches_scikit_learn():
         )
 
 
-def test_any_anchors_give_the_same_statistics(monkeypatch):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_any_anchors_give_the_same_statistics(weighted, monkeypatch):
     X, params = separated()
-    shift = X.mean(axis=0)
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
     monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
     monkeypatch.setattr(runtime, "BLOCK_ROWS", 300)
-    expected = full_e_step(X, params, None, shift, monkeypatch=monkeypatch)
-    n_components = len(params.weights)
     rng = np.random.default_rng(3)
-    for anchors in (
+    sample_weight = rng.uniform(0.5, 2.0, len(X)) if weighted else None
+    expected = full_e_step(X, params, sample_weight, shift, monkeypatch=monkeypatch)
+    n_components = len(params.weights)
+    _, resp = em_steps.estimate_log_prob_resp(X, params)
+    for labels in (
+        resp.argmax(axis=1),  # the best anchors
         rng.integers(n_components, size=len(X)),  # poor anchors: looser bounds
-        np.full(len(X), -1),  # none known: computed
-        np.full(len(X), n_components),  # not components: computed
+        np.zeros(len(X), dtype=np.intp),  # one anchor for all
     ):
-        assert_same_statistics(
-            e_step(X, params, None, shift, anchors=anchors), expected
+        anchored = AnchoredRows.from_labels(
+            X, labels, n_components, sample_weight, shift, n_threads=2
         )
+        got = e_step(X, params, sample_weight, shift, n_threads=2, anchored=anchored)
+        assert_same_statistics(got, expected)
 
 
-def test_a_pass_hands_its_largest_responsibilities_to_the_next(monkeypatch):
+def test_the_anchors_sums_are_the_hard_label_statistics():
     X, params = separated()
-    shift = X.mean(axis=0)
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
+    n_components = len(params.weights)
+    rng = np.random.default_rng(4)
+    labels = rng.integers(n_components, size=len(X))
+    sample_weight = rng.uniform(0.5, 2.0, len(X))
+    anchored = AnchoredRows.from_labels(
+        X, labels, n_components, sample_weight, shift, n_threads=2
+    )
+    one_hot = np.eye(n_components)[labels]
+    expected = moments_from_resp(X, one_hot, "full", sample_weight, shift)
+    assert_allclose(anchored.moments, expected, rtol=SUM_RTOL, atol=SUM_ATOL)
+
+
+def test_a_pass_labels_the_rows_and_the_rows_are_sorted_again(monkeypatch):
+    X, params = separated()
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
+    n_components = len(params.weights)
     monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
     monkeypatch.setattr(runtime, "BLOCK_ROWS", 300)
-    anchors = np.full(len(X), -1)
-    first = e_step(X, params, None, shift, n_threads=2, anchors=anchors)
     _, resp = em_steps.estimate_log_prob_resp(X, params)
-    assert_array_equal(anchors, resp.argmax(axis=1))
-    second = e_step(X, params, None, shift, n_threads=2, anchors=anchors)
+    # A fifth of the rows anchored at random: the probe still prunes enough.
+    rng = np.random.default_rng(5)
+    labels = resp.argmax(axis=1)
+    moved = rng.random(len(X)) < 0.2
+    labels[moved] = rng.integers(n_components, size=moved.sum())
+    anchored = AnchoredRows.from_labels(X, labels, n_components, None, shift)
+    first = e_step(X, params, None, shift, n_threads=2, anchored=anchored)
+    _, resp = em_steps.estimate_log_prob_resp(anchored.rows + shift, params)
+    assert_array_equal(anchored.labels, resp.argmax(axis=1))
+    # More than a tenth of the rows have another label: sorted again by it.
+    assert np.mean(anchored.labels != anchored.anchors) > REANCHOR_FRACTION
+    labels = anchored.labels.copy()
+    anchored.reanchor(n_threads=2)
+    assert_array_equal(anchored.anchors, np.sort(labels))
+    rows = anchored.rows.copy()
+    second = e_step(X, params, None, shift, n_threads=2, anchored=anchored)
     assert_same_statistics(second, first)
+    # Now no row moves, and the rows stay as they are.
+    anchored.reanchor()
+    assert_array_equal(anchored.rows, rows)
 
 
-def test_a_block_for_the_full_e_step_leaves_no_anchors(monkeypatch):
-    X, params = separated(n_features=5, n_components=3)
-    params.means[:] = params.means.mean(axis=0)  # overlapping: full E-step
-    shift = X.mean(axis=0)
+def test_poor_anchors_give_way_to_the_diagonal_ones(monkeypatch):
+    X, params = separated()
+    shift = as_shift(X.mean(axis=0), X.shape[1], X.dtype)
+    n_components = len(params.weights)
     monkeypatch.setattr(em_steps, "MIN_FEATURES", 1)
-    anchors = np.zeros(len(X), dtype=np.intp)
-    e_step(X, params, None, shift, anchors=anchors)
-    assert_array_equal(anchors, -1)
+    poor = np.random.default_rng(6).integers(n_components, size=len(X))
+    anchored = AnchoredRows.from_labels(X, poor, n_components, None, shift)
+    bounds = AnchorBounds.from_parameters(params, shift)
+    expected = anchored.diagonal_anchors(bounds)
+    got = e_step(X, params, None, shift, anchored=anchored)
+    # Random anchors prune too little in the probe; the diagonal ones do.
+    assert_array_equal(anchored.anchors, np.sort(expected))
+    assert_same_statistics(
+        got, full_e_step(X, params, None, shift, monkeypatch=monkeypatch)
+    )

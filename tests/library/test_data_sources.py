@@ -257,22 +257,38 @@ def test_the_dask_default_start_is_the_in_memory_one(covariance_type):
         )
 
 
-def test_the_start_and_each_pass_hand_anchors_to_the_bounded_e_step():
+def test_the_start_anchors_the_rows_for_the_bounded_e_step():
     from gmmlib.bounded_e_step import MIN_FEATURES
-    from gmmlib.em_steps import estimate_log_prob_resp, m_step
+    from gmmlib.em_steps import estimate_log_prob_resp, m_step, moments_from_resp
 
     X, _ = make_blobs_mixture(
         3000, n_components=4, n_features=MIN_FEATURES, separation=8.0, random_state=0
     )
     data = InMemoryData(X)
-    assert data.anchors is None
+    assert data.anchored is None
     stats = data.starting_statistics(4, "kmeans", "full", np.random.RandomState(0))
-    labels = data.anchors.copy()
-    assert_array_equal(np.bincount(labels, minlength=4), np.round(stats.nk))
+    # The start's labels are the anchors, and their sums the start's statistics.
+    labels = kmeans_labels(X, 4, None, np.random.RandomState(0))
+    assert_array_equal(data.anchored.anchors, np.sort(labels))
+    expected = moments_from_resp(X, np.eye(4)[labels], "full", None, data.shift)
+    # The same sums of 3000 rows in another grouping: n u = 3e-13 relative;
+    # centred first moments near 0 carry the error of the largest terms.
+    assert_allclose(data.anchored.moments, expected, rtol=1e-11, atol=1e-9)
+    assert_array_equal(np.round(stats.nk), np.bincount(labels, minlength=4))
     params = m_step(stats, "full", 1e-6)
+    anchored = data.anchored
     data.e_step(params)
-    assert_array_equal(data.anchors, estimate_log_prob_resp(X, params)[1].argmax(1))
-    # Not a bounded E-step (2 features): no anchors kept.
+    assert data.anchored is anchored  # kept from pass to pass
+    assert_array_equal(
+        anchored.labels,
+        estimate_log_prob_resp(anchored.rows + data.shift, params)[1].argmax(1),
+    )
+    # Another start anchors afresh in its first pass.
+    data.starting_statistics(4, "random", "full", np.random.RandomState(0))
+    assert data.anchored is None
+    data.e_step(params)
+    assert data.anchored is not None
+    # Not a bounded E-step (2 features): nothing kept.
     small = InMemoryData(X[:, :2])
     small.starting_statistics(4, "kmeans", "full", np.random.RandomState(0))
-    assert small.anchors is None
+    assert small.anchored is None
