@@ -415,7 +415,7 @@ class AnchoredRows:
         ----------
         bounds : AnchorBounds
         shift : ndarray of shape (n_features,), optional
-            Subtracted from :attr:`rows` first (they are not centred yet).
+            Subtracted from ``rows`` first (they are not centred yet).
 
         Returns
         -------
@@ -434,7 +434,7 @@ class AnchoredRows:
     def sort_by(self, labels, n_threads=1, shift=None):
         """Anchor the rows at ``labels``: sort them by it and add up each anchor's rows.
 
-        In place; :attr:`labels` starts as the new anchors.
+        In place; ``labels`` starts as the new anchors.
 
         Parameters
         ----------
@@ -551,7 +551,7 @@ def bounded_block(rows, edges, bounds, floor):
     Parameters
     ----------
     rows : ndarray of shape (n_rows, n_features)
-        Centred rows sorted by anchor (a slice of :attr:`AnchoredRows.rows`).
+        Centred rows sorted by anchor (a slice of ``AnchoredRows.rows``).
     edges : ndarray of shape (n_components + 1,)
         The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
     bounds : AnchorBounds

@@ -361,7 +361,7 @@ class InMemoryData:
         """Statistics of the starting responsibilities (:func:`initial_responsibilities`).
 
         For the bounded E-step, the 'kmeans' start's labels become the rows'
-        anchors (:attr:`anchored`), whose sums are the start's statistics;
+        anchors (``anchored``), whose sums are the start's statistics;
         any other start leaves the first pass to anchor the rows.
 
         Returns

@@ -633,12 +633,16 @@ def bounded_statistics(anchored, bounds, n_threads=1):
     anchor and log-density :math:`\log w_a \mathcal{N}(x_n \mid a)`, so its
     terms are already in ``anchored.moments``. Each contested row adds
     :math:`w_n (r_{nk} - [k = a_n])\, t(x_n - c)` for its anchor and the
-    components that survived the bound:
+    components that survived the bound (:eq:`eq-perf-anchored-sums`, chapter
+    "Empirical performance"):
 
     .. math::
 
-        \sum_n w_n r_{nk}\, t(x_n - c) = \sum_{n:\, a_n = k} w_n\, t(x_n - c)
-        + \sum_{n\ \text{contested}} w_n (r_{nk} - [k = a_n])\, t(x_n - c).
+        \begin{aligned}
+        \sum_n w_n r_{nk}\, t(x_n - c)
+        &= \sum_{n:\, a_n = k} w_n\, t(x_n - c) \\
+        &\quad + \sum_{n\ \text{contested}} w_n (r_{nk} - [k = a_n])\, t(x_n - c).
+        \end{aligned}
 
     Each row's component of largest responsibility is written to
     ``anchored.labels`` (unchanged when the pass goes to the full E-step).
