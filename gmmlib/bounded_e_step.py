@@ -207,22 +207,36 @@ class AnchorBounds:
         np.subtract(self.constants[component], log_density, out=log_density)
         return log_density
 
-    def anchors(self, centred):
+    def anchors(self, X, shift=None):
         r"""Each row's anchor: the component of largest diagonal-precision log-density.
+
+        Computed a block of :func:`gmmlib.runtime.bounded_block_size` rows at
+        a time.
 
         Parameters
         ----------
-        centred : ndarray of shape (n_rows, n_features)
+        X : ndarray of shape (n_rows, n_features)
+            Rows of the data minus the shift, or the rows themselves when
+            ``shift`` is given.
+        shift : ndarray of shape (n_features,), optional
+            The shift :math:`c` of the bounds, subtracted first.
 
         Returns
         -------
         anchors : ndarray of shape (n_rows,)
         """
-        # Component-major products (K, n_rows): faster than (n_rows, K) for small K.
-        scores = np.dot(self.anchor_quadratic, np.square(centred).T)
-        scores += np.dot(self.anchor_linear, centred.T)
-        scores += self.anchor_constants[:, None]
-        return np.argmax(scores, axis=0)
+        n_components, n_features = self.anchor_linear.shape
+        step = bounded_block_size(n_components, n_features, X.dtype)
+        centre = 0 if shift is None else shift.astype(X.dtype)
+        anchors = np.empty(len(X), dtype=np.intp)
+        for start in range(0, len(X), step):
+            centred = X[start : start + step] - centre
+            # Component-major products (K, n_rows): faster than (n_rows, K).
+            scores = np.dot(self.anchor_quadratic, np.square(centred).T)
+            scores += np.dot(self.anchor_linear, centred.T)
+            scores += self.anchor_constants[:, None]
+            anchors[start : start + step] = np.argmax(scores, axis=0)
+        return anchors
 
 
 def group_rows(labels, n_components):
@@ -379,9 +393,27 @@ class AnchoredRows:
         -------
         AnchoredRows
         """
-        anchored = cls(X, sample_weight, None, np.zeros(n_components + 1), None, None)
-        anchored.sort_by(labels, n_threads, shift)
-        return anchored
+        order, edges = group_rows(labels, n_components)
+        rows = X[order]
+        if shift is not None:
+            rows -= shift.astype(X.dtype)
+        weights = None if sample_weight is None else sample_weight[order]
+        anchors = labels[order]
+
+        def moments_of_part(first, last):
+            part_edges = np.clip(edges, first, last) - first
+            part_weights = None if weights is None else weights[first:last]
+            return grouped_moments(rows[first:last], part_edges, part_weights)
+
+        moments = sum(
+            map_row_parts(
+                moments_of_part,
+                len(rows),
+                n_threads,
+                bounded_block_size(n_components, X.shape[1], X.dtype),
+            )
+        )
+        return cls(rows, weights, anchors, edges, moments, anchors.copy())
 
     @classmethod
     def from_bounds(cls, X, bounds, sample_weight=None, shift=None, n_threads=1):
@@ -402,69 +434,25 @@ class AnchoredRows:
         -------
         AnchoredRows
         """
-        anchored = cls(
-            X, sample_weight, None, np.zeros(len(bounds.constants) + 1), None, None
-        )
-        anchored.sort_by(anchored.diagonal_anchors(bounds, shift), n_threads, shift)
-        return anchored
+        labels = bounds.anchors(X, shift)
+        n_components = len(bounds.constants)
+        return cls.from_labels(X, labels, n_components, sample_weight, shift, n_threads)
 
-    def diagonal_anchors(self, bounds, shift=None):
-        """:meth:`AnchorBounds.anchors` of every row, a block at a time.
-
-        Parameters
-        ----------
-        bounds : AnchorBounds
-        shift : ndarray of shape (n_features,), optional
-            Subtracted from ``rows`` first (they are not centred yet).
-
-        Returns
-        -------
-        anchors : ndarray of int, shape (n_samples,)
-        """
-        n_samples, n_features = self.rows.shape
-        step = bounded_block_size(len(bounds.constants), n_features, self.rows.dtype)
-        centre = 0 if shift is None else shift.astype(self.rows.dtype)
-        return np.concatenate(
-            [
-                bounds.anchors(self.rows[start : start + step] - centre)
-                for start in range(0, n_samples, step)
-            ]
-        )
-
-    def sort_by(self, labels, n_threads=1, shift=None):
-        """Anchor the rows at ``labels``: sort them by it and add up each anchor's rows.
-
-        In place; ``labels`` starts as the new anchors.
+    def sort_by(self, labels, n_threads=1):
+        """Anchor the rows at ``labels`` instead (:meth:`from_labels`), in place.
 
         Parameters
         ----------
         labels : ndarray of int, shape (n_samples,)
             For the rows in their present order.
         n_threads : int, default=1
-        shift : ndarray of shape (n_features,), optional
-            Subtracted from the rows (they are not centred yet).
         """
         n_components = len(self.edges) - 1
-        order, self.edges = group_rows(labels, n_components)
-        self.rows = self.rows[order]
-        if shift is not None:
-            self.rows -= shift.astype(self.rows.dtype)
-        if self.weights is not None:
-            self.weights = self.weights[order]
-        self.anchors = labels[order]
-        self.labels = self.anchors.copy()
-
-        def moments_of_part(first, last):
-            part_edges = np.clip(self.edges, first, last) - first
-            part_weights = None if self.weights is None else self.weights[first:last]
-            return grouped_moments(self.rows[first:last], part_edges, part_weights)
-
-        self.moments = sum(
-            map_row_parts(
-                moments_of_part,
-                len(self.rows),
-                n_threads,
-                bounded_block_size(n_components, self.rows.shape[1], self.rows.dtype),
+        vars(self).update(
+            vars(
+                AnchoredRows.from_labels(
+                    self.rows, labels, n_components, self.weights, None, n_threads
+                )
             )
         )
 

@@ -407,7 +407,9 @@ class InMemoryData:
         log_weights : ndarray of shape (n_components,), optional
             Used instead of :math:`\\log w_k`.
         shift : ndarray of shape (n_features,), optional
-            Centre of the sums (default: ``self.shift``).
+            Centre of the sums (default: ``self.shift``). The bounded E-step
+            keeps its sorted rows (``anchored``) for the default only; with
+            another centre each pass sorts the rows afresh.
 
         Returns
         -------

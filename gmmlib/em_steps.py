@@ -685,7 +685,7 @@ def bounded_statistics(anchored, bounds, n_threads=1):
         # rather than the components close: try the diagonal-precision ones.
         if not prunes(probe_rows, bounds.anchors(probe_rows)):
             return None, None
-        anchored.sort_by(anchored.diagonal_anchors(bounds), n_threads)
+        anchored.sort_by(bounds.anchors(anchored.rows), n_threads)
     rows, weights, anchors = anchored.rows, anchored.weights, anchored.anchors
     components = np.arange(n_components + 1)
 

@@ -121,6 +121,7 @@ def test_log_density_and_anchor_scores_are_the_formulas():
         - 0.5 * np.einsum("kj,nkj->nk", diagonal, (X[:, None] - params.means) ** 2)
     )
     assert_array_equal(bounds.anchors(X - shift), scores.argmax(axis=1))
+    assert_array_equal(bounds.anchors(X, shift), scores.argmax(axis=1))
 
 
 def anchored_block(X, params):
@@ -346,7 +347,7 @@ def test_poor_anchors_give_way_to_the_diagonal_ones(monkeypatch):
     poor = np.random.default_rng(6).integers(n_components, size=len(X))
     anchored = AnchoredRows.from_labels(X, poor, n_components, None, shift)
     bounds = AnchorBounds.from_parameters(params, shift)
-    expected = anchored.diagonal_anchors(bounds)
+    expected = bounds.anchors(anchored.rows)
     got = e_step(X, params, None, shift, anchored=anchored)
     # Random anchors prune too little in the probe; the diagonal ones do.
     assert_array_equal(anchored.anchors, np.sort(expected))
