@@ -536,15 +536,12 @@ def prune(rows, edges, bounds, floor):
 def bounded_block(rows, edges, bounds, floor):
     """The log-densities of one block of anchored rows, pruning by the bound.
 
+    :func:`prune`, then the exact log-densities of the pairs that survive it.
+
     Parameters
     ----------
-    rows : ndarray of shape (n_rows, n_features)
-        Centred rows sorted by anchor (a slice of ``AnchoredRows.rows``).
-    edges : ndarray of shape (n_components + 1,)
-        The rows anchored at k are ``rows[edges[k]:edges[k + 1]]``.
-    bounds : AnchorBounds
-    floor : float
-        :func:`gmmlib.em_steps.log_floor` of the dtype.
+    rows, edges, bounds, floor
+        As in :func:`prune`; ``rows`` is a slice of ``AnchoredRows.rows``.
 
     Returns
     -------
