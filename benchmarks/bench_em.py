@@ -232,9 +232,14 @@ def machine_description():
             }
         )
     )
+    # numpy's float64 exp and log are vectorised on x86 only with AVX-512
+    # (X86_V4); on AVX2 (X86_V3) they are scalar and bound the E-step in low
+    # dimensions (README, "Benchmarks").
+    simd = np.show_config(mode="dicts")["SIMD Extensions"]
     return (
         f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-        f"numpy {np.__version__}, scikit-learn {sklearn.__version__}; BLAS: {blas}; "
+        f"numpy {np.__version__} (SIMD found: {', '.join(simd['found']) or 'none'}), "
+        f"scikit-learn {sklearn.__version__}; BLAS: {blas}; "
         f"load average before: {os.getloadavg()[0]:.1f}"
     )
 

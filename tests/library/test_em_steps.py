@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import logsumexp, softmax
 from sklearn.exceptions import ConvergenceWarning
 
 from gmmlib import runtime
@@ -143,6 +144,27 @@ def test_e_step_keeps_float32_blocks_and_float64_totals():
     # add up); bounds 1e-5 and 5e-6 (was 1e-6, within a factor 3).
     assert_allclose(stats32.nk, stats64.nk, rtol=1e-5)
     assert_allclose(stats32.log_likelihood, stats64.log_likelihood, rtol=5e-6)
+
+
+def test_normalize_log_prob_is_the_log_sum_exp():
+    # Rows with one dominant term (its exponent -1 after the offset), rows
+    # with terms close together, offsets up to ~1000, and a component with
+    # zero weight (-inf) in some rows.
+    rng = np.random.default_rng(4)
+    log_prob = rng.uniform(-60.0, 0.0, (600, 4)) + rng.normal(0.0, 300.0, (600, 1))
+    log_prob[::5] /= 40.0
+    log_prob[::7, 1] = -np.inf
+    expected_log_p = logsumexp(log_prob, axis=1)
+    expected_resp = softmax(log_prob, axis=1)
+    resp = log_prob.copy()
+    log_p = normalize_log_prob(resp)
+    # a - (1 + max a) is rounded to u |a| or less: an absolute error of the
+    # exponents, so a relative one of each exponential and an absolute one of
+    # log p, in both implementations; ten times that covers the sums' few u.
+    bound = 10 * np.finfo(float).eps * np.max(np.abs(log_prob[np.isfinite(log_prob)]))
+    assert_allclose(log_p, expected_log_p, rtol=0, atol=bound)
+    assert_allclose(resp, expected_resp, rtol=bound, atol=0)
+    assert np.all(resp[::7, 1] == 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
